@@ -1,0 +1,21 @@
+# avemotion: hybrid audio-video emotion recognition (EmotiW 2017) as a Snakemake workflow.
+# Table of contents only; every stage lives in rules/, every input function in rules/common.smk.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+rule all:
+    input:
+        get_final_output,
+    default_target: True
+
+
+include: "rules/dataset.smk"
+include: "rules/media.smk"

@@ -1,0 +1,122 @@
+"""Readers and writers for the artifacts that stages hand to each other (README, "Artifacts").
+
+Per-clip HDF5 artifacts carry a ``status`` attribute: ``"ok"``, or ``"quarantined"`` together with a
+``reason``. A stage that cannot process a clip still writes its artifact (so the workflow goes on),
+marked quarantined; the models and the report read that mark.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .constants import CLASSES
+
+STATUS_OK = "ok"
+STATUS_QUARANTINED = "quarantined"
+
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "clip_id", "split", "label", "path", "dataset", "duration_s", "fps",
+    "n_frames", "width", "height", "has_audio",
+)
+QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason")
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASSES)
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    ("clip_id", "split", "label") + PROBABILITY_COLUMNS + ("status", "reason")
+)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A job killed mid-write then leaves no half-written artifact under the final name.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or ".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_tsv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
+    """Write rows (dicts) as a tab-separated table with a header, atomically."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(columns), delimiter="\t", extrasaction="raise")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({column: _format_cell(row.get(column, "")) for column in columns})
+
+
+def _format_cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return "" if value is None else str(value)
+
+
+def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """Read a tab-separated table with a header into a list of dicts (all values as strings)."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
+    return read_tsv(path)
+
+
+def write_predictions(path: str | os.PathLike, rows: Sequence[Mapping[str, object]]) -> None:
+    """Write ``results/predictions/{model}.tsv``.
+
+    Each row: clip_id, split, label, probs (a length-7 sequence in CLASSES order), status, reason.
+    """
+    table = []
+    for row in rows:
+        probs = np.asarray(row["probs"], dtype=float)
+        if probs.shape != (len(CLASSES),) or not np.all(np.isfinite(probs)):
+            raise ValueError(f"clip {row['clip_id']}: probabilities must be 7 finite numbers, got {probs!r}")
+        cells = {key: row.get(key, "") for key in ("clip_id", "split", "label")}
+        cells.update({column: f"{p:.8f}" for column, p in zip(PROBABILITY_COLUMNS, probs)})
+        cells["status"] = row.get("status", STATUS_OK)
+        cells["reason"] = row.get("reason", "")
+        table.append(cells)
+    write_tsv(path, PREDICTION_COLUMNS, table)
+
+
+def read_predictions(path: str | os.PathLike) -> list[dict[str, object]]:
+    """Read a predictions table; each row's ``probs`` is a float array of length 7."""
+    rows: list[dict[str, object]] = []
+    for row in read_tsv(path):
+        parsed: dict[str, object] = {k: row[k] for k in ("clip_id", "split", "label", "status", "reason")}
+        parsed["probs"] = np.array([float(row[c]) for c in PROBABILITY_COLUMNS])
+        rows.append(parsed)
+    return rows
+
+
+def set_status(h5_object, status: str, reason: str = "") -> None:
+    """Mark an open h5py File (or group) ok or quarantined, with the reason."""
+    if status not in (STATUS_OK, STATUS_QUARANTINED):
+        raise ValueError(f"unknown status {status!r}")
+    h5_object.attrs["status"] = status
+    h5_object.attrs["reason"] = reason
+
+
+def read_status(path: str | os.PathLike) -> tuple[str, str]:
+    """Return (status, reason) of a per-clip HDF5 artifact."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return str(handle.attrs.get("status", STATUS_OK)), str(handle.attrs.get("reason", ""))

@@ -1,0 +1,63 @@
+# Config validation, the clip manifest and every input function. Rule files stay declarations.
+import os
+from functools import lru_cache
+
+from snakemake.utils import validate
+
+from avemotion import datasets
+from avemotion.artifacts import read_manifest
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+wildcard_constraints:
+    clip=datasets.CLIP_ID_PATTERN,
+    track="a|b",
+
+
+# Stage files append the aggregate files that `rule all` asks for.
+FINAL_TARGETS = ["results/manifest.tsv", "results/quarantine.tsv"]
+
+
+def get_final_output(wildcards):
+    return FINAL_TARGETS
+
+
+def dataset_inputs(wildcards):
+    """The files the manifest is built from: the demo corpus list or the dataset's clips (listed at
+    parse time, so that adding a clip changes the manifest job's input set and reruns it)."""
+    if config["dataset"]["kind"] == "demo":
+        return ["results/demo_corpus/clips.tsv"]
+    return datasets.list_dataset_inputs(config["dataset"])
+
+
+@lru_cache(maxsize=8)
+def _manifest_rows(path, mtime_ns):
+    return {row["clip_id"]: row for row in read_manifest(path)}
+
+
+def manifest_rows():
+    """The manifest as {clip_id: row}; waits for the manifest checkpoint."""
+    path = checkpoints.manifest.get().output.manifest
+    return _manifest_rows(path, os.stat(path).st_mtime_ns)
+
+
+def manifest_clip_ids(with_audio=False):
+    rows = manifest_rows()
+    if with_audio:
+        return sorted(c for c, row in rows.items() if row["has_audio"] == "true")
+    return sorted(rows)
+
+
+def clip_path(wildcards):
+    return manifest_rows()[wildcards.clip]["path"]
+
+
+def per_clip(pattern, with_audio=False):
+    """Input function: `pattern` expanded over every clip of the manifest."""
+
+    def expand_over_clips(wildcards):
+        return expand(pattern, clip=manifest_clip_ids(with_audio=with_audio), **wildcards)
+
+    return expand_over_clips

@@ -1,0 +1,43 @@
+# Dataset stage: the generated demo corpus, and the manifest/quarantine tables (paper 3.1).
+
+
+rule demo_corpus:
+    output:
+        clips="results/demo_corpus/clips.tsv",
+    log:
+        "results/logs/demo_corpus/demo_corpus.log",
+    benchmark:
+        "results/benchmarks/demo_corpus/demo_corpus.tsv"
+    params:
+        demo=config["demo"],
+    conda:
+        "../envs/core.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../workflow_scripts/demo_corpus.py"
+
+
+checkpoint manifest:
+    input:
+        dataset_inputs,
+    output:
+        manifest="results/manifest.tsv",
+        quarantine="results/quarantine.tsv",
+    log:
+        "results/logs/manifest/manifest.log",
+    benchmark:
+        "results/benchmarks/manifest/manifest.tsv"
+    params:
+        dataset=config["dataset"],
+        probe=config["probe"],
+    conda:
+        "../envs/core.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    script:
+        "../workflow_scripts/manifest.py"
