@@ -1,0 +1,76 @@
+"""Shared fixtures. `demo_run` runs the whole workflow once per test session on a tiny demo corpus
+(config.yaml with tests/tiny_config.yaml merged over it) in a temporary directory; end-to-end tests
+read its results instead of running their own."""
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def merge_config(base: dict, overrides: dict) -> dict:
+    """Recursively merge `overrides` into a copy of `base` (dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def tiny_config() -> dict:
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    overrides = yaml.safe_load((REPO / "tests" / "tiny_config.yaml").read_text()) or {}
+    return merge_config(base, overrides)
+
+
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
+                  timeout: float = 3600) -> subprocess.CompletedProcess:
+    """Run the repository's workflow with working directory `workdir` (results/ lands there)."""
+    command = SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    command += list(args)
+    environment = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+    return result
+
+
+@dataclass
+class DemoRun:
+    workdir: Path
+    configfile: Path
+    config: dict
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results"
+
+    def snakemake(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run_snakemake(self.workdir, *args, configfile=self.configfile, check=check)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One finished workflow run on the tiny demo corpus, shared by every end-to-end test."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    config = tiny_config()
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = DemoRun(workdir=workdir, configfile=configfile, config=config)
+    run.snakemake("--cores", "2")
+    return run
