@@ -272,7 +272,6 @@ def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: i
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for candidate, outcome in pool.map(probe_one, candidates):
             if isinstance(outcome, ClipProbeError):
-                log.warning("clip %s (%s) quarantined: %s", candidate.clip_id, candidate.path, outcome)
                 rejections.append(Rejection(candidate.clip_id, candidate.path, str(outcome), stage="probe"))
                 continue
             rows.append({
@@ -292,6 +291,9 @@ def build_manifest(dataset: Mapping, probe: Mapping, manifest_path: str | os.Pat
     candidates, rejections = dataset_candidates(dataset, demo_list=demo_list)
     rows, probe_rejections = probe_candidates(candidates, probe, threads=threads)
     rejections += probe_rejections
+    for rejection in rejections:
+        log.warning("clip %s quarantined at %s stage: %s (%s)", rejection.clip_id, rejection.stage,
+                    rejection.reason, rejection.path)
     rows.sort(key=lambda row: row["clip_id"])
     write_tsv(manifest_path, MANIFEST_COLUMNS, rows)
     write_tsv(quarantine_path, QUARANTINE_COLUMNS, [r.row() for r in rejections])
