@@ -180,7 +180,7 @@ def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitS
     figure.suptitle(f"{model}: confusion in % of the true class")
     figure.tight_layout()
     with atomic_output(path, suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=90, format="png")
+        figure.savefig(tmp, dpi=90, format="png", bbox_inches="tight")
     plt.close(figure)
 
 
