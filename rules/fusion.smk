@@ -2,20 +2,13 @@
 # the test predictions of the models retrained on train+val).
 
 
-def fusion_predictions(wildcards):
-    return {model: f"results/predictions/{model}.tsv" for model in config["fusion"]["models"]}
-
-
-def fusion_refit_predictions(wildcards):
-    if not config["fusion"]["refit"]:
-        return {}
-    return {model: f"results/predictions_refit/{model}.tsv" for model in config["fusion"]["models"]}
-
-
 rule fusion:
     input:
-        unpack(fusion_predictions),
-        refit=lambda wildcards: list(fusion_refit_predictions(wildcards).values()),
+        # one named input per configured model; refit mode adds the retrained models' test rows
+        unpack(lambda wildcards: {m: f"results/predictions/{m}.tsv" for m in config["fusion"]["models"]}),
+        refit=expand("results/predictions_refit/{model}.tsv", model=config["fusion"]["models"])
+        if config["fusion"]["refit"]
+        else [],
     output:
         weights=report(
             "results/fusion/weights.json",

@@ -12,17 +12,16 @@ REPORT_STAGE_INDICES = {
 REPORT_MODELS = list(config["fusion"]["models"]) + ["fusion"]
 
 
-def report_stage_indices(wildcards):
-    return {
-        f"index_{stage}": path
-        for stage, path in REPORT_STAGE_INDICES.items()
-        if path in FINAL_TARGETS
-    }
-
-
 rule report:
     input:
-        unpack(report_stage_indices),
+        # evaluated after every rule file is read, so FINAL_TARGETS is complete
+        unpack(
+            lambda wildcards: {
+                f"index_{stage}": path
+                for stage, path in REPORT_STAGE_INDICES.items()
+                if path in FINAL_TARGETS
+            }
+        ),
         predictions=expand("results/predictions/{model}.tsv", model=REPORT_MODELS),
         weights="results/fusion/weights.json",
         manifest="results/manifest.tsv",
