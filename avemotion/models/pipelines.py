@@ -169,12 +169,13 @@ def train_inception_lstm(manifest: str | Path, map_files: Sequence[str | Path], 
     length = int(config["sequence_length"])
     common = dict(lr=float(config["lr"]), optimizer=config["optimizer"], momentum=float(config["momentum"]),
                   weight_decay=float(config["weight_decay"]), lr_step_iterations=int(config["lr_step_iterations"]),
-                  lr_gamma=float(config["lr_gamma"]), batch_size=int(config["batch_size"]))
+                  lr_gamma=float(config["lr_gamma"]))
     stages = [
         Stage("maps", lambda _: BNInception(float(config["width_multiplier"])), data.AudioMaps(train, scale),
-              int(config["map_iterations"]), **common),
+              int(config["map_iterations"]), int(config["batch_size"]), **common),
         Stage("sequences", lambda m: InceptionLSTM(m, int(config["lstm_hidden"])),
-              data.MapSequences(train, scale, length, settings.seed), int(config["sequence_iterations"]), **common),
+              data.MapSequences(train, scale, length, settings.seed), int(config["sequence_iterations"]),
+              int(config["sequence_batch_size"]), **common),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
