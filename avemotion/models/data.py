@@ -164,6 +164,32 @@ def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",))
 # Each dataset item is (input tensor, target). `set_step` fixes the random window of every item of
 # the next batch from (seed, step, index), so that a resumed run draws exactly the same windows.
 
+class OpenFiles:
+    """Keeps per-clip HDF5 files open for reading (opened lazily, so each loader worker process opens
+    its own handles); re-opening a file per item would dominate a small model's step time."""
+
+    _handles: dict | None = None
+
+    def open(self, path: Path) -> h5py.File:
+        if self._handles is None:
+            self._handles = {}
+        handle = self._handles.get(path)
+        if handle is None:
+            handle = self._handles[path] = h5py.File(path, "r")
+        return handle
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_handles"] = None
+        return state
+
+
+def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
+    """dataset[rows] for any rows (h5py wants increasing unique indices): read each needed row once."""
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return dataset[unique.tolist()][inverse]
+
+
 class StepSeeded:
     seed: int = 0
     step: int = 0
@@ -186,7 +212,7 @@ class GreyImages(Dataset):
         return self.images[index].unsqueeze(0).expand(3, -1, -1), self.targets[index]
 
 
-class FaceFrames(Dataset):
+class FaceFrames(Dataset, OpenFiles):
     """Paper 2.1 step 2: single aligned faces (every unique face of every training clip)."""
 
     def __init__(self, clips: Sequence[Clip]) -> None:
@@ -202,12 +228,11 @@ class FaceFrames(Dataset):
     def __getitem__(self, index: int):
         clip_index, row = self.items[index]
         clip = self.clips[clip_index]
-        with h5py.File(clip.path, "r") as handle:
-            face = handle["faces"][row]
+        face = self.open(clip.path)["faces"][row]
         return torch.from_numpy(face).permute(2, 0, 1), clip.target
 
 
-class FaceSequences(Dataset, StepSeeded):
+class FaceSequences(Dataset, StepSeeded, OpenFiles):
     """Paper 2.1 step 3: 16 faces every 8th timeline frame, window start random per step."""
 
     def __init__(self, clips: Sequence[Clip], length: int, gap: int, seed: int = 0) -> None:
@@ -218,14 +243,15 @@ class FaceSequences(Dataset, StepSeeded):
 
     def __getitem__(self, index: int):
         clip = self.clips[index]
-        faces, timeline = read_faces(clip.path)
+        handle = self.open(clip.path)
+        timeline = handle["timeline"][...]
         span = self.length * self.gap
         start = int(self.rng(index).integers(0, max(1, timeline.size - span + 1)))
         rows = sample_face_rows(timeline, start, self.length, self.gap)
-        return torch.from_numpy(faces[rows]).permute(0, 3, 1, 2), clip.target
+        return torch.from_numpy(read_rows(handle["faces"], rows)).permute(0, 3, 1, 2), clip.target
 
 
-class AudioSequences(Dataset):
+class AudioSequences(Dataset, OpenFiles):
     """Paper 2.3: standardised [n, 34] sequences (variable n; `collate_padded` pads a batch)."""
 
     def __init__(self, clips: Sequence[Clip], mean: np.ndarray, std: np.ndarray, min_length: int) -> None:
@@ -236,7 +262,7 @@ class AudioSequences(Dataset):
 
     def __getitem__(self, index: int):
         clip = self.clips[index]
-        sequence = pad_to_min_length(read_audio_array(clip.path, "features"), self.min_length)
+        sequence = pad_to_min_length(np.asarray(self.open(clip.path)["features"][...], np.float32), self.min_length)
         return torch.from_numpy((sequence - self.mean) / self.std), clip.target
 
 
@@ -248,7 +274,7 @@ def collate_padded(batch):
     return (padded, lengths), torch.as_tensor(targets)
 
 
-class AudioMaps(Dataset):
+class AudioMaps(Dataset, OpenFiles):
     """Paper 2.4 first step: single 34x34 maps, each labelled with its clip's emotion."""
 
     def __init__(self, clips: Sequence[Clip], scale: tuple[float, float]) -> None:
@@ -264,12 +290,11 @@ class AudioMaps(Dataset):
     def __getitem__(self, index: int):
         clip_index, k = self.items[index]
         clip = self.clips[clip_index]
-        with h5py.File(clip.path, "r") as handle:
-            audio_map = np.asarray(handle["maps"][k], dtype=np.float32)
+        audio_map = np.asarray(self.open(clip.path)["maps"][k], dtype=np.float32)
         return torch.from_numpy(standardize_map(audio_map, self.scale)).unsqueeze(0), clip.target
 
 
-class MapSequences(Dataset, StepSeeded):
+class MapSequences(Dataset, StepSeeded, OpenFiles):
     """Paper 2.4 second step: 8 consecutive maps, window start random per step."""
 
     def __init__(self, clips: Sequence[Clip], scale: tuple[float, float], length: int, seed: int = 0) -> None:
@@ -280,7 +305,7 @@ class MapSequences(Dataset, StepSeeded):
 
     def __getitem__(self, index: int):
         clip = self.clips[index]
-        maps = pad_to_min_length(read_audio_array(clip.path, "maps"), self.length)
+        maps = pad_to_min_length(np.asarray(self.open(clip.path)["maps"][...], np.float32), self.length)
         start = int(self.rng(index).integers(0, len(maps) - self.length + 1))
         window = standardize_map(maps[start:start + self.length], self.scale)
         return torch.from_numpy(window), clip.target
