@@ -2,6 +2,7 @@
 # train_log.csv and curve.png under results/models/{model}/, its val/test probabilities and metrics.
 # The *_refit rules (paper 3.2: retrain on train+val for the test submission) write
 # results/models_refit/ and results/predictions_refit/ and run only when the fusion stage asks.
+from avemotion.constants import FACE_TRACKS, MODELS
 
 
 def optional_files(*paths):
