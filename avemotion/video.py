@@ -47,6 +47,9 @@ EYE_CORNER_TEMPLATE: np.ndarray = np.array(
 MEDIAPIPE_EYE_CORNERS: tuple[int, ...] = (33, 133, 362, 263)
 # dlib 68-point (iBUG 300-W) indices of the same corners.
 DLIB_EYE_CORNERS: tuple[int, ...] = (36, 39, 42, 45)
+# dlib's frontal detector has five HOG filters; 3 and 4 find heads rolled to one side or the other:
+# the roll (eye-line angle, degrees, y down) they imply seeds the landmark fit.
+DLIB_FILTER_ROLL: dict[int, float] = {3: -25.0, 4: 25.0}
 # not paper: side of the crop (relative to the detection box) that FaceMesh analyses, and its pixels.
 MESH_CROP_SCALE: float = 2.0
 MESH_CROP_PIXELS: int = 320
@@ -188,6 +191,7 @@ class Detection:
 
     box: np.ndarray
     score: float
+    roll_hint: float = 0.0  # degrees of the eye line, when the detector knows the head is tilted
 
     @property
     def area(self) -> float:
@@ -306,6 +310,7 @@ class DlibFaces:
         self.detect_scale = float(detect_scale)
         self.upsample = int(upsample)
         self.min_score = float(min_score)
+        self.derotate_passes = 2
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         import cv2
@@ -316,19 +321,51 @@ class DlibFaces:
             size = (max(1, round(width * self.detect_scale)), max(1, round(height * self.detect_scale)))
             small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        rects, scores, _ = self._detector.run(grey, self.upsample, self.min_score)
+        rects, scores, filters = self._detector.run(grey, self.upsample, self.min_score)
         return [
             Detection(box=np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / self.detect_scale,
-                      score=float(score))
-            for r, score in zip(rects, scores)
+                      score=float(score), roll_hint=DLIB_FILTER_ROLL.get(int(kind), 0.0))
+            for r, score, kind in zip(rects, scores, filters)
         ]
 
-    def landmarks(self, rgb: np.ndarray, detection: Detection) -> FaceLandmarks | None:
+    def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float) -> np.ndarray:
+        """68 points (source pixels) predicted on a crop around ``box`` rotated by ``roll`` degrees
+        (the eye line's angle in the image), so the predictor sees the face upright."""
+        import cv2
         import dlib
 
-        x0, y0, x1, y1 = (int(round(v)) for v in detection.box)
-        shape = self._predictor(rgb, dlib.rectangle(x0, y0, x1, y1))
+        if abs(roll) < 1e-6:
+            image, box_in_image, back = rgb, box, None
+        else:
+            x0, y0, x1, y1 = box
+            side = MESH_CROP_SCALE * max(x1 - x0, y1 - y0, 1.0)
+            center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+            to_crop = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), float(roll), 1.0)
+            to_crop[:, 2] += side / 2 - center
+            image = cv2.warpAffine(rgb, to_crop, (int(side), int(side)), flags=cv2.INTER_LINEAR)
+            half_width, half_height = (x1 - x0) / 2, (y1 - y0) / 2
+            box_in_image = np.array([side / 2 - half_width, side / 2 - half_height,
+                                     side / 2 + half_width, side / 2 + half_height])
+            back = cv2.invertAffineTransform(to_crop)
+        x0, y0, x1, y1 = (int(round(v)) for v in box_in_image)
+        shape = self._predictor(image, dlib.rectangle(x0, y0, x1, y1))
         points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)], dtype=np.float64)
+        return points if back is None else points @ back[:, :2].T + back[:, 2]
+
+    def landmarks(self, rgb: np.ndarray, detection: Detection) -> FaceLandmarks | None:
+        # The ERT predictor starts from an upright mean shape and converges poorly on a tilted head
+        # (the HOG detector finds faces rolled by ~30 degrees): predict on a crop rotated upright,
+        # starting from the roll the detector's filter implies, then from the eye line found.
+        roll = detection.roll_hint
+        points = self._predict(rgb, detection.box, roll)
+        for _ in range(self.derotate_passes):
+            corners = _image_order(points[list(DLIB_EYE_CORNERS)])
+            dx, dy = corners[3] - corners[0]
+            angle = float(np.degrees(np.arctan2(dy, dx)))
+            if abs(angle - roll) < 2.0:
+                break
+            roll = angle
+            points = self._predict(rgb, detection.box, roll)
         return FaceLandmarks(landmarks=points, eye_corners=_image_order(points[list(DLIB_EYE_CORNERS)]))
 
     def close(self) -> None:
@@ -412,7 +449,7 @@ class FaceStackWriter:
                                            dtype=np.uint8, chunks=(1, size, size, 3), **options)
         self.frame_index = handle.create_dataset("frame_index", shape=(0,), maxshape=(None,), dtype=np.int32)
         self.landmarks = handle.create_dataset("landmarks", shape=(0, n_landmarks, 2), maxshape=(None, n_landmarks, 2),
-                                               dtype=np.float32, chunks=(64, max(n_landmarks, 1), 2), **options)
+                                               dtype=np.float32, **(options if n_landmarks else {}))
         self.eye_corners = handle.create_dataset("eye_corners", shape=(0, 4, 2), maxshape=(None, 4, 2), dtype=np.float32)
         self.scores = handle.create_dataset("scores", shape=(0,), maxshape=(None,), dtype=np.float32)
         self.batch = batch
