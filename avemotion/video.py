@@ -729,7 +729,7 @@ def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Se
     by_track = {track: {Path(p).stem: p for p in paths} for track, paths in stacks.items()}
     clips = {label: [r["clip_id"] for r in manifest if r["split"] == split and r["label"] == label][:per_class]
              for label in CLASSES}
-    figure, axes = plt.subplots(1, len(by_track), figsize=(2.2 * per_class * len(by_track), 0.9 * len(CLASSES) + 0.8),
+    figure, axes = plt.subplots(1, len(by_track), figsize=(len(by_track) * (0.9 * per_class + 0.8), 0.9 * len(CLASSES) + 0.8),
                                 squeeze=False)
     for axis, (track, paths) in zip(axes[0], by_track.items()):
         tile = 64
