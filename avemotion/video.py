@@ -53,6 +53,7 @@ DLIB_FILTER_ROLL: dict[int, float] = {3: -25.0, 4: 25.0}
 # not paper: side of the crop (relative to the detection box) that FaceMesh analyses, and its pixels.
 MESH_CROP_SCALE: float = 2.0
 MESH_CROP_PIXELS: int = 320
+DETECT_MAX_SIDE: int = 384  # MediaPipe detection input (the full-range model itself runs at 192 px)
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp")
 FACE_INDEX_COLUMNS: tuple[str, ...] = (
     "clip_id", "split", "label", "status", "reason", "n_unique_frames", "n_faces", "detection_rate",
@@ -213,6 +214,10 @@ class FaceAnalyzer(Protocol):
 
     def landmarks(self, rgb: np.ndarray, detection: Detection) -> FaceLandmarks | None: ...
 
+    def follow(self, found: FaceLandmarks, detection: Detection) -> Detection | None:
+        """Where to look for this face in the next frame without the detector (None: detect again)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -245,8 +250,14 @@ class MediaPipeFaces:
         )
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
+        import cv2
+
         height, width = rgb.shape[:2]
-        result = self._detector.process(rgb)
+        # the detector sees 192 x 192 anyway: a smaller copy only saves its conversion work
+        shrink = DETECT_MAX_SIDE / max(height, width)
+        small = cv2.resize(rgb, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA) \
+            if shrink < 1 else rgb
+        result = self._detector.process(small)
         detections = []
         for found in result.detections or []:
             box = found.location_data.relative_bounding_box
@@ -277,6 +288,11 @@ class MediaPipeFaces:
         points *= crop_pixels
         points = (points - to_crop[:, 2]) / scale
         return FaceLandmarks(landmarks=points, eye_corners=_image_order(points[list(MEDIAPIPE_EYE_CORNERS)]))
+
+    def follow(self, found: FaceLandmarks, detection: Detection) -> Detection | None:
+        # the mesh crop is twice the box: the mesh's own bounding box keeps the face well inside it
+        points = found.landmarks
+        return Detection(box=np.concatenate([points.min(axis=0), points.max(axis=0)]), score=detection.score)
 
     def close(self) -> None:
         self._detector.close()
@@ -368,6 +384,9 @@ class DlibFaces:
             points = self._predict(rgb, detection.box, roll)
         return FaceLandmarks(landmarks=points, eye_corners=_image_order(points[list(DLIB_EYE_CORNERS)]))
 
+    def follow(self, found: FaceLandmarks, detection: Detection) -> Detection | None:
+        return None  # the ERT fit needs the HOG detector's box convention: detect every frame
+
     def close(self) -> None:
         pass
 
@@ -440,24 +459,36 @@ class SubjectTracker:
 
 
 class FaceStackWriter:
-    """Appends aligned faces to an open HDF5 file in small batches (memory flat in clip length)."""
+    """Appends aligned faces to an open HDF5 file in small batches (memory flat in clip length).
 
-    def __init__(self, handle, size: int, n_landmarks: int, batch: int = 32, compression: str = "gzip") -> None:
+    Faces are stored one gzip chunk per face; the deflate runs in a worker thread (zlib releases the
+    GIL) and the chunks are written as they are, so compression overlaps the next frame's analysis.
+    """
+
+    def __init__(self, handle, size: int, n_landmarks: int, batch: int = 16, gzip_level: int = 1) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.handle = handle
-        options = {"compression": compression, "compression_opts": 4} if compression == "gzip" else {"compression": compression}
         self.faces = handle.create_dataset("faces", shape=(0, size, size, 3), maxshape=(None, size, size, 3),
-                                           dtype=np.uint8, chunks=(1, size, size, 3), **options)
+                                           dtype=np.uint8, chunks=(1, size, size, 3), compression="gzip",
+                                           compression_opts=gzip_level)
         self.frame_index = handle.create_dataset("frame_index", shape=(0,), maxshape=(None,), dtype=np.int32)
         self.landmarks = handle.create_dataset("landmarks", shape=(0, n_landmarks, 2), maxshape=(None, n_landmarks, 2),
-                                               dtype=np.float32, **(options if n_landmarks else {}))
+                                               dtype=np.float32, **({"compression": "gzip"} if n_landmarks else {}))
         self.eye_corners = handle.create_dataset("eye_corners", shape=(0, 4, 2), maxshape=(None, 4, 2), dtype=np.float32)
         self.scores = handle.create_dataset("scores", shape=(0,), maxshape=(None,), dtype=np.float32)
         self.batch = batch
-        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float]] = []
+        self.gzip_level = gzip_level
+        self._compressor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-gzip")
+        self._pending: list[tuple[int, object, np.ndarray, np.ndarray, float]] = []
         self.n_rows = 0
 
     def add(self, frame: int, face: np.ndarray, landmarks: np.ndarray, eye_corners: np.ndarray, score: float) -> None:
-        self._pending.append((frame, face, landmarks, eye_corners, score))
+        import zlib
+
+        compressed = self._compressor.submit(zlib.compress, np.ascontiguousarray(face, dtype=np.uint8).tobytes(),
+                                             self.gzip_level)
+        self._pending.append((frame, compressed, landmarks, eye_corners, score))
         if len(self._pending) >= self.batch:
             self.flush()
 
@@ -465,17 +496,21 @@ class FaceStackWriter:
         if not self._pending:
             return
         start, stop = self.n_rows, self.n_rows + len(self._pending)
-        frames, faces, landmarks, corners, scores = zip(*self._pending)
-        for dataset, values in ((self.frame_index, frames), (self.faces, faces), (self.landmarks, landmarks),
+        frames, compressed, landmarks, corners, scores = zip(*self._pending)
+        for dataset, values in ((self.frame_index, frames), (self.landmarks, landmarks),
                                 (self.eye_corners, corners), (self.scores, scores)):
             dataset.resize(stop, axis=0)
             dataset[start:stop] = np.asarray(values)
+        self.faces.resize(stop, axis=0)
+        for row, chunk in zip(range(start, stop), compressed):
+            self.faces.id.write_direct_chunk((row, 0, 0, 0), chunk.result())
         self.n_rows = stop
         self._pending.clear()
 
     def finish(self, timeline: np.ndarray) -> np.ndarray:
         """Write ``timeline``: for each 60-fps frame the row of its source frame's face, or -1."""
         self.flush()
+        self._compressor.shutdown()
         rows = {int(frame): row for row, frame in enumerate(self.frame_index[:])}
         mapped = np.array([rows.get(int(frame), -1) for frame in timeline], dtype=np.int32)
         self.handle.create_dataset("timeline", data=mapped)
@@ -520,9 +555,15 @@ def _finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: s
 
 
 def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_path: str | Path, analyzer: FaceAnalyzer,
-                             size: int, track: str = "a", queue_size: int = 8) -> FaceTrackResult:
+                             size: int, track: str = "a", queue_size: int = 8,
+                             redetect_every: int = 1) -> FaceTrackResult:
     """Detect, landmark and align the subject's face in every unique source frame of a clip and write
-    the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason."""
+    the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason.
+
+    With ``redetect_every`` = k > 1 and an analyzer that can follow a face (MediaPipe), the detector runs
+    on every k-th frame only; in between, the landmarks are fitted around the subject's previous face,
+    and a frame where that fails is detected afresh (so no face is lost to the shortcut).
+    """
     import h5py
 
     tracker = SubjectTracker()
@@ -531,14 +572,23 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
         writer = FaceStackWriter(handle, size, analyzer.n_landmarks)
         try:
+            followed: Detection | None = None
+            frames_since_detection = 0
             for frame_index, rgb in prefetch(iter_source_frames(video_path, timeline.unique_frames), queue_size):
                 n_decoded += 1
-                subject = tracker.choose(analyzer.detect(rgb))
-                if subject is None:
-                    continue
-                found = analyzer.landmarks(rgb, subject)
+                found, subject = None, followed
+                if followed is not None and frames_since_detection < redetect_every:
+                    found = analyzer.landmarks(rgb, followed)
+                    frames_since_detection += 1
                 if found is None:
+                    subject = tracker.choose(analyzer.detect(rgb))
+                    frames_since_detection = 1
+                    found = analyzer.landmarks(rgb, subject) if subject is not None else None
+                if found is None or subject is None:
+                    followed = None
                     continue
+                tracker.previous_box = subject.box
+                followed = analyzer.follow(found, subject) if redetect_every > 1 else None
                 writer.add(frame_index, align_face(rgb, found.eye_corners, size), found.landmarks,
                            found.eye_corners, subject.score)
         except Exception as error:  # a clip PyAV cannot decode is quarantined, not a crash
@@ -620,7 +670,7 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
     analyzer = make_analyzer(method_settings, float(settings["min_detection_confidence"]))
     try:
         return extract_faces_from_video(video_path, timeline, out_path, analyzer, size, track,
-                                        int(settings.get("queue_size", 8)))
+                                        int(settings.get("queue_size", 8)), int(settings.get("redetect_every", 1)))
     finally:
         analyzer.close()
 
@@ -636,7 +686,8 @@ def track_settings(faces_config: Mapping, track: str) -> dict:
         block.pop("dataset_faces_dir", None)
         block.pop("dataset_frame_offset", None)
     return {"size": faces_config["size"], "min_detection_confidence": faces_config["min_detection_confidence"],
-            "queue_size": faces_config.get("queue_size", 8), "method_settings": block}
+            "queue_size": faces_config.get("queue_size", 8),
+            "redetect_every": faces_config.get("redetect_every", 1), "method_settings": block}
 
 
 # --------------------------------------------------------------------------------------------------
