@@ -536,6 +536,8 @@ def _finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: s
     result = FaceTrackResult(STATUS_OK, "", n_unique, writer.n_rows)
     if failure:
         result.status, result.reason = STATUS_QUARANTINED, f"clip {timeline.clip_id}: {failure}"
+    elif n_unique == 0:
+        result.status, result.reason = STATUS_QUARANTINED, f"clip {timeline.clip_id}: no video frames on its timeline"
     elif writer.n_rows == 0:
         result.status = STATUS_QUARANTINED
         result.reason = (f"clip {timeline.clip_id}: no face detected in any of {n_unique} frames "
