@@ -316,3 +316,20 @@ def test_editing_face_settings_reruns_only_face_jobs(demo_run):
     for line in outputs:
         for untouched in ("results/faces/b/", "results/audio/", "results/media/"):
             assert untouched not in line, f"{line.strip()} would rerun after a track A edit"
+
+
+def test_following_the_subject_between_detections_matches_detecting_every_frame(analyzers, tmp_path):
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    background = cluttered_background(11)
+    frames = [place_photo(background, photo, eye_mid, 2.0 * i, 0.8 + 0.01 * i, (280 + 6 * i, 220 + 2 * i))
+              for i in range(10)]
+    clip = write_clip(tmp_path / "moving.mp4", frames)
+    timeline = timeline_for("moving", len(frames))
+    corners = {}
+    for every in (1, 4):
+        result = extract_faces_from_video(clip, timeline, tmp_path / f"{every}.h5", analyzers["a"], 64,
+                                          redetect_every=every)
+        assert result.n_faces == len(frames)
+        with h5py.File(tmp_path / f"{every}.h5", "r") as handle:
+            corners[every] = handle["eye_corners"][:]
+    assert np.abs(corners[1] - corners[4]).max() < 3.0
