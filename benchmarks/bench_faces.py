@@ -117,7 +117,7 @@ def main() -> None:
                 runs = [run_isolated(task, clip, n_frames, work) for _ in range(repeats)]
                 results[task] = min(runs, key=lambda r: r["seconds"])
             decode_s = results["decode"]["seconds"]
-            for task, label in (("decode", "decode"), ("a", "A every"), ("a/4", "A 1-in-4"), ("b", "B dlib")):
+            for task, label in (("decode", "decode"), ("a", "A every"), ("a/4", "A 1-in-4"), ("b", "B dlib 0.5")):
                 r = results[task]
                 faces = "" if task == "decode" else str(r["count"])
                 print(f"{name:>6} {n_frames:>6} {label:>10} {r['seconds']:>8.2f} {n_frames / r['seconds']:>7.1f} "
@@ -125,7 +125,7 @@ def main() -> None:
         print("\n/decode: face-stage time divided by the pure decode time of the same clip, same run "
               "(target for track A: <= 1.5);\nA every: MediaPipe detector on every frame; A 1-in-4: detector on every 4th frame, "
               "landmarks followed in between (config faces.redetect_every: 4);\n"
-              "load s: model loading, once per job, not in 'seconds'.")
+              "load s: model loading, once per job, not in 'seconds'; B dlib 0.5: HOG on the frame at half size.")
 
 
 if __name__ == "__main__":
