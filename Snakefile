@@ -22,3 +22,5 @@ rule all:
 
 include: "rules/dataset.smk"
 include: "rules/media.smk"
+include: "rules/fusion.smk"
+include: "rules/report.smk"
