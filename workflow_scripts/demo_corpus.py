@@ -1,11 +1,10 @@
 """Snakemake script of rule demo_corpus: generate the demo corpus into the folder of clips.tsv."""
-import logging
 from pathlib import Path
 
 from avemotion.demo import generate_demo_corpus
+from avemotion.logs import log_to_file
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to_file(snakemake.log[0])
 demo = snakemake.params.demo
 generate_demo_corpus(
     Path(snakemake.output.clips).parent,
