@@ -244,8 +244,11 @@ def _plan_clip(rng: np.random.Generator, split: str, label: str, k: int, identit
     end = offset + float(rng.uniform(0.15, 0.3)) * duration
     prosody = VOICE_PROSODY[VOICE_GROUP[label]]
     speed = int(rng.integers(prosody["speed"][0], prosody["speed"][1] + 1))
+    word_gap = int(rng.integers(prosody["word_gap"][0], prosody["word_gap"][1] + 1))
     speech_start = float(rng.uniform(0.05, 0.25))
-    n_words = int(np.clip(round((duration - speech_start - 0.3) * speed / 60), 2, 8))
+    # espeak-ng says these two-syllable words ~20 % slower than its nominal words/min.
+    seconds_per_word = 1.2 * 60.0 / speed + 0.01 * word_gap
+    n_words = int(np.clip((duration - speech_start - 0.1) // seconds_per_word, 2, 8))
     return ClipSpec(
         clip_id=clip_id, path=f"{split}/{label}/{clip_id}.mp4", label=label, split=split,
         duration_s=duration, fps=int(frame_rates[int(rng.integers(len(frame_rates)))]),
@@ -267,7 +270,7 @@ def _plan_clip(rng: np.random.Generator, split: str, label: str, k: int, identit
         voice_group=VOICE_GROUP[label], voice=VOICE_VARIANTS[identity],
         pitch=int(rng.integers(prosody["pitch"][0], prosody["pitch"][1] + 1)), speed=speed,
         amplitude=int(rng.integers(prosody["amplitude"][0], prosody["amplitude"][1] + 1)),
-        word_gap=int(rng.integers(prosody["word_gap"][0], prosody["word_gap"][1] + 1)),
+        word_gap=word_gap,
         words=" ".join(rng.choice(NEUTRAL_WORDS, size=n_words, replace=False)),
         speech_start_s=round(speech_start, 3), noise_rms=round(float(rng.uniform(0.002, 0.008)), 4),
         hum_hz=int(rng.choice([50, 60])), hum_rms=round(float(rng.uniform(0.0, 0.003)), 4),
