@@ -22,5 +22,6 @@ rule all:
 
 include: "rules/dataset.smk"
 include: "rules/media.smk"
+include: "rules/models.smk"
 include: "rules/fusion.smk"
 include: "rules/report.smk"

@@ -159,3 +159,27 @@ PAPER_VAL_ACCURACY_TWO_VGG_LSTM: float = 51.02
 FUSION_GRID_STEP: float = 0.05
 # not paper: bootstrap settings for the report's 95 % confidence intervals.
 BOOTSTRAP_CONFIDENCE: float = 0.95
+# --- models stage (issue 5) ---
+# Section 2.1: VGG-16 [20] layer configuration ("D"): numbers are conv widths, "M" a 2x2 max-pool.
+VGG16_CFG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+)
+VGG_FC_WIDTH: int = 4096  # fc6 / fc7 of VGG-16 [20]
+# Section 2.1 [22]: FER-2013 label order (0 Angry ... 6 Neutral) onto the paper's class codes.
+FER2013_LABELS: tuple[str, ...] = ("AN", "DI", "FE", "HA", "SA", "SU", "NE")
+# Section 2.4 [24]: BN-Inception (Inception-v2) modules, Ioffe & Szegedy 2015, Fig. 5:
+# (#1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, pool type, pool proj, stride).
+# A pool projection of 0 with stride 2 is the paper's "pass through" (max-pool, no projection).
+BN_INCEPTION_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, str, int, int]], ...] = (
+    ("3a", (64, 64, 64, 64, 96, "avg", 32, 1)),
+    ("3b", (64, 64, 96, 64, 96, "avg", 64, 1)),
+    ("3c", (0, 128, 160, 64, 96, "max", 0, 2)),
+    ("4a", (224, 64, 96, 96, 128, "avg", 128, 1)),
+    ("4b", (192, 96, 128, 96, 128, "avg", 128, 1)),
+    ("4c", (160, 128, 160, 128, 160, "avg", 128, 1)),
+    ("4d", (96, 128, 192, 160, 192, "avg", 128, 1)),
+    ("4e", (0, 128, 192, 192, 256, "max", 0, 2)),
+    ("5a", (352, 192, 320, 160, 224, "avg", 128, 1)),
+    ("5b", (352, 192, 320, 192, 224, "max", 128, 1)),
+)
+BN_INCEPTION_STEM: tuple[int, int, int] = (64, 64, 192)  # conv1, conv2 reduce, conv2 [24]
