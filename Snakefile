@@ -22,3 +22,4 @@ rule all:
 
 include: "rules/dataset.smk"
 include: "rules/media.smk"
+include: "rules/audio.smk"
