@@ -18,6 +18,7 @@ axis), so no NaN and no placeholder value can reach a model.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -65,7 +66,7 @@ class AudioChecks:
 
     @classmethod
     def from_config(cls, block: Mapping[str, object]) -> "AudioChecks":
-        return cls(**dict(block))
+        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ShortTermSettings:
 
     @classmethod
     def from_config(cls, block: Mapping[str, object]) -> "ShortTermSettings":
-        return cls(**dict(block))
+        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,15 @@ class MapSettings:
 
     @classmethod
     def from_config(cls, block: Mapping[str, object]) -> "MapSettings":
-        return cls(**dict(block))
+        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
+
+
+def _field_type(settings_class, key: str):
+    """The int/float type of a settings field (a value given on the command line may be a string)."""
+    fields = {field.name: field for field in dataclasses.fields(settings_class)}
+    if key not in fields:
+        raise ValueError(f"unknown {settings_class.__name__} setting {key!r}")
+    return {"int": int, "float": float}[fields[key].type]
 
 
 # --------------------------------------------------------------------------------------------------
