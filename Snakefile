@@ -23,3 +23,5 @@ rule all:
 include: "rules/dataset.smk"
 include: "rules/media.smk"
 include: "rules/audio.smk"
+include: "rules/fusion.smk"
+include: "rules/report.smk"

@@ -50,6 +50,11 @@ def manifest_clip_ids(with_audio=False):
     return sorted(rows)
 
 
+def manifest_row(wildcards):
+    """The clip's manifest row (as params: a manifest change for one clip reruns only that clip)."""
+    return manifest_rows()[wildcards.clip]
+
+
 def clip_path(wildcards):
     return manifest_rows()[wildcards.clip]["path"]
 

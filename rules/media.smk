@@ -13,7 +13,7 @@ rule media:
         "results/benchmarks/media/{clip}.tsv"
     params:
         media=config["media"],
-        has_audio=lambda wildcards: manifest_rows()[wildcards.clip]["has_audio"] == "true",
+        clip=manifest_row,
     conda:
         "../envs/core.yaml"
     group:
@@ -30,6 +30,7 @@ rule media_index:
     input:
         manifest="results/manifest.tsv",
         timelines=per_clip("results/media/{clip}.timeline.json"),
+        wavs=per_clip("results/media/{clip}.wav"),
     output:
         index="results/media/index.tsv",
     log:

@@ -3,7 +3,6 @@
 read its results instead of running their own."""
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -13,25 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from avemotion.config import load_config
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def merge_config(base: dict, overrides: dict) -> dict:
-    """Recursively merge `overrides` into a copy of `base` (dicts merge, everything else replaces)."""
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_config(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def tiny_config() -> dict:
-    base = yaml.safe_load((REPO / "config.yaml").read_text())
-    overrides = yaml.safe_load((REPO / "tests" / "tiny_config.yaml").read_text()) or {}
-    return merge_config(base, overrides)
+    return load_config(REPO / "tests" / "tiny_config.yaml")
 
 
 def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
