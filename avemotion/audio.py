@@ -231,9 +231,11 @@ def short_term_frame_count(n_samples: int, window: int, step: int) -> int:
     return 0 if n_samples < window else (n_samples - window) // step + 1
 
 
-def paper_short_term_frame_count(duration_ms: float) -> float:
-    """Paper 2.3's n = (m - 50)/50 for a clip of m ms (not rounded; the library floors it)."""
-    return (duration_ms - 50.0) / 50.0
+def paper_short_term_frame_count(duration_ms: float, settings: ShortTermSettings = ShortTermSettings()) -> float:
+    """Paper 2.3's n = (m - 50)/50 for a clip of m ms, i.e. (m - (window - step))/step (not rounded;
+    the library gives floor of it, and 0 below one window)."""
+    window_ms, step_ms = 1000.0 * settings.window_s, 1000.0 * settings.step_s
+    return (duration_ms - (window_ms - step_ms)) / step_ms
 
 
 def extract_short_term_features(audio: ClipAudio, settings: ShortTermSettings) -> tuple[np.ndarray, list[str]]:

@@ -33,7 +33,7 @@ ESPEAK = "/usr/bin/espeak-ng"
 FS = AUDIO_SAMPLE_RATE
 SENTENCE = ("I cannot believe you did that again. Honestly, I am so angry right now, "
             "and I do not know what to say to you anymore.")
-PAPER_LENGTHS_MS = (90, 500, 1000, 1550, 4000)
+PAPER_LENGTHS_MS = (90, 500, 1000, 1234, 1550, 4000)  # 1234: not a multiple of 50, floored
 
 
 @pytest.fixture(scope="module")
