@@ -435,8 +435,12 @@ def write_maps_artifact(shortterm_path: str | os.PathLike, output_path: str | os
     maps = np.zeros((0, N_SHORT_TERM_FEATURES, settings.size), dtype=np.float32)
     n_maps_raw = 0
     if status == STATUS_OK:
-        maps, n_maps_raw = audio_maps_from_sequence(sequence, settings)
-        maps = maps.astype(np.float32)
+        tiled, n_maps_raw = audio_maps_from_sequence(sequence, settings)
+        reason = nonfinite_reason(clip_id, "audio maps", np.moveaxis(tiled, 1, -1), short_term_feature_names()) or ""
+        if reason:
+            status, n_maps_raw = STATUS_QUARANTINED, 0
+        else:
+            maps = tiled.astype(np.float32)
     _write_h5(output_path, {"maps": maps},
               {"clip_id": clip_id, "n_maps_raw": n_maps_raw, "n_sequence": sequence.shape[0],
                "size": settings.size, "step": settings.step, "min_maps": settings.min_maps,

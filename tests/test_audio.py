@@ -381,3 +381,15 @@ def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.MULTILINE))
     assert "audio_maps" in jobs and "audio_index" in jobs
     assert not {"media", "manifest", "demo_corpus", "audio_is10", "audio_shortterm"} & set(jobs)
+
+
+def test_maps_guard_non_finite_sequence(tmp_path, speech):
+    """A short-term file marked ok but holding inf (e.g. written by an older version) gives no maps."""
+    wav = write_wav(tmp_path, "odd1", speech[:FS])
+    audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "odd1", AudioChecks(), ShortTermSettings())
+    with h5py.File(tmp_path / "s.h5", "r+") as handle:
+        handle["features"][3, 5] = np.inf
+    audio.write_maps_artifact(tmp_path / "s.h5", tmp_path / "m.h5", "odd1", MapSettings())
+    data, attrs = read_h5(tmp_path / "m.h5")
+    assert attrs["status"] == "quarantined" and data["maps"].shape == (0, 34, 34)
+    assert attrs["reason"].startswith("clip odd1: audio maps returned") and "spectral_entropy" in attrs["reason"]
