@@ -1,0 +1,97 @@
+# Audio stage (paper 2.2-2.4): per clip, openSMILE IS10 functionals, the pyAudioAnalysis short-term
+# sequence and the 34x34 audio maps (read from the short-term sequence); then one index table.
+
+
+rule audio_is10:
+    input:
+        wav="results/media/{clip}.wav",
+    output:
+        h5="results/audio/is10/{clip}.h5",
+    log:
+        "results/logs/audio_is10/{clip}.log",
+    benchmark:
+        "results/benchmarks/audio_is10/{clip}.tsv"
+    params:
+        checks=config["audio"]["checks"],
+    conda:
+        "../envs/audio.yaml"
+    group:
+        "per_clip"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../workflow_scripts/audio_is10.py"
+
+
+rule audio_shortterm:
+    input:
+        wav="results/media/{clip}.wav",
+    output:
+        h5="results/audio/shortterm/{clip}.h5",
+    log:
+        "results/logs/audio_shortterm/{clip}.log",
+    benchmark:
+        "results/benchmarks/audio_shortterm/{clip}.tsv"
+    params:
+        checks=config["audio"]["checks"],
+        shortterm=config["audio"]["shortterm"],
+    conda:
+        "../envs/audio.yaml"
+    group:
+        "per_clip"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../workflow_scripts/audio_shortterm.py"
+
+
+rule audio_maps:
+    input:
+        shortterm="results/audio/shortterm/{clip}.h5",
+    output:
+        h5="results/audio/maps/{clip}.h5",
+    log:
+        "results/logs/audio_maps/{clip}.log",
+    benchmark:
+        "results/benchmarks/audio_maps/{clip}.tsv"
+    params:
+        maps=config["audio"]["maps"],
+    conda:
+        "../envs/audio.yaml"
+    group:
+        "per_clip"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../workflow_scripts/audio_maps.py"
+
+
+rule audio_index:
+    input:
+        manifest="results/manifest.tsv",
+        is10=per_clip("results/audio/is10/{clip}.h5"),
+        shortterm=per_clip("results/audio/shortterm/{clip}.h5"),
+        maps=per_clip("results/audio/maps/{clip}.h5"),
+    output:
+        index="results/audio/index.tsv",
+    log:
+        "results/logs/audio_index/audio_index.log",
+    benchmark:
+        "results/benchmarks/audio_index/audio_index.tsv"
+    conda:
+        "../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/audio_index.py"
+
+
+FINAL_TARGETS.append("results/audio/index.tsv")
