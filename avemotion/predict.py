@@ -76,7 +76,8 @@ class ClipPrediction:
     probs: np.ndarray | None  # fused [7]; None when failed
     models: dict[str, ModelPrediction] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (STEPS)
+    # seconds per step (STEPS), plus faces_{track} and model_{model} inside "faces" and "models"
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str | None:
@@ -246,7 +247,8 @@ class Predictor:
                 input_path, reason = inputs[MODEL_INPUT[model]]
                 probs[model], reasons[model] = None, reason
                 if not reason:
-                    probs[model] = np.asarray(predict_clip_probabilities(trained, input_path), dtype=float)
+                    with _timed(timings, f"model_{model}"):
+                        probs[model] = np.asarray(predict_clip_probabilities(trained, input_path), dtype=float)
         with _timed(timings, "fusion"):
             fused, used, note = fuse_available(probs, self.weights)
         prediction.models = {
@@ -281,7 +283,8 @@ class Predictor:
         with _timed(timings, "faces"):
             for track in ("a", "b"):
                 if f"faces_{track}" in self.needed_inputs:
-                    inputs[f"faces_{track}"] = self._face_track(clip_id, path, timeline_path, workdir, track)
+                    with _timed(timings, f"faces_{track}"):
+                        inputs[f"faces_{track}"] = self._face_track(clip_id, path, timeline_path, workdir, track)
         with _timed(timings, "audio"):
             if not info.has_audio:
                 reason = f"clip {clip_id}: no audio stream"
