@@ -80,7 +80,7 @@ def stand_in_results(root: Path, config: dict) -> Path:
 def demo_clips(root: Path, config: dict) -> list[Path]:
     from avemotion.demo import generate_demo_corpus
 
-    clips_tsv = generate_demo_corpus(root / "demo", seed=int(config["demo"]["seed"]), clips_per_class={"test": 1},
+    clips_tsv = generate_demo_corpus(root / "demo", seed=int(config["demo"]["seed"]), clips_per_class={"train": 0, "val": 0, "test": 1},
                                      duration_s=tuple(config["demo"]["duration_s"]))
     return sorted((clips_tsv.parent / "test").glob("*/*.mp4"))
 
