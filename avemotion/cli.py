@@ -35,6 +35,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import format_table, predict_clips, predictions_json
+
+    predictions = predict_clips(args.clips, results_dir=args.results, config=args.config, device=args.device)
+    print(predictions_json(predictions) if args.json else format_table(predictions))
+    if not predictions:
+        print("no video files found in the given paths", file=sys.stderr)
+        return 1
+    return 1 if any(p.label is None for p in predictions) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avemotion", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--demo-list", default="results/demo_corpus/clips.tsv")
     manifest.add_argument("--threads", type=int, default=2)
     manifest.set_defaults(handler=cmd_manifest)
+
+    predict = commands.add_parser(
+        "predict", help="predict the emotion of new clips with the trained hybrid network",
+        description="Run the pipeline's media, face and audio code, the five trained models and the fusion "
+                    "weights on each clip; print the fused label and probabilities and each model's. "
+                    "Exit status 1 when some clip got no prediction (the others are still printed).")
+    predict.add_argument("clips", nargs="+", metavar="CLIP_OR_FOLDER", help="video files or folders of them")
+    predict.add_argument("--results", default="results", help="the finished pipeline's results folder")
+    predict.add_argument("--config", default="config.yaml",
+                         help="the config the pipeline ran with (merged over the repository's config.yaml)")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--device", default="cpu", help="torch device for the deep models (cpu, cuda)")
+    predict.set_defaults(handler=cmd_predict)
     return parser
 
 

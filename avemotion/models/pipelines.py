@@ -4,9 +4,9 @@ metrics. `train_splits=("train", "val")` is the refit mode of paper 3.2 (test ro
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -45,15 +45,16 @@ class ModelOutputs:
 
 
 def finish(name: str, result: TrainResult, clips: Sequence[Clip], train_splits: Sequence[str],
-           predict: Callable[[Clip], np.ndarray], outputs: ModelOutputs, extra: Mapping) -> dict:
-    """Predict val/test clips and write every artifact; the resume file goes once all is written."""
+           trained: "TrainedModel", outputs: ModelOutputs, extra: Mapping) -> dict:
+    """Predict val/test clips (with `predict_clip_probabilities`, the function `avemotion predict`
+    calls on new clips) and write every artifact; the resume file goes once all is written."""
     splits = evaluation_splits(train_splits)
-    with torch.no_grad():
-        rows = prediction_rows(clips, splits, predict)
+    rows = prediction_rows(clips, splits, lambda clip: predict_clip_probabilities(trained, clip.path))
     metrics = write_outputs(rows, splits, outputs.predictions, outputs.metrics)
     write_train_log(outputs.train_log, result.log_rows)
     plot_curve(outputs.curve, result.log_rows, f"{name} (trained on {'+'.join(train_splits)})")
-    save_checkpoint(outputs.checkpoint, {"model": name, "state_dict": result.model.state_dict(),
+    save_checkpoint(outputs.checkpoint, {"model": name, "architecture": trained.architecture,
+                                         "state_dict": result.model.state_dict(),
                                          "train_splits": list(train_splits), **extra})
     outputs.resume.unlink(missing_ok=True)
     for split, block in metrics.items():
@@ -65,6 +66,108 @@ def softmax_mean(model: nn.Module, windows: torch.Tensor, device: torch.device, 
     with autocast(device):
         logits = model(windows.to(device), *extra)
     return torch.softmax(logits.float(), dim=1).mean(0).cpu().numpy()
+
+
+# ------------------------------------------------------------------ trained models, per-clip prediction
+# One code path for the predictions written at the end of training (`finish`) and for
+# `avemotion predict` on new clips, so that both give the same numbers by construction.
+
+VGG_LSTM, AUDIO_LSTM, INCEPTION_LSTM, AUDIO_SVM = "vgg_lstm", "audio_lstm", "inception_lstm", "audio_svm"
+# Which per-clip artifact each architecture reads (README, "Artifacts").
+ARCHITECTURE_INPUT: dict[str, str] = {VGG_LSTM: "faces", AUDIO_LSTM: "audio shortterm",
+                                      INCEPTION_LSTM: "audio maps", AUDIO_SVM: "audio is10"}
+
+
+@dataclass
+class TrainedModel:
+    """A trained model ready to predict one clip: its network (or the SVM pipeline), the config it
+    was trained with and the standardisation statistics of its training clips."""
+
+    name: str
+    architecture: str  # one of ARCHITECTURE_INPUT
+    network: object  # nn.Module in eval mode, or the fitted sklearn Pipeline (audio_svm)
+    config: dict
+    device: torch.device = torch.device("cpu")
+    statistics: dict = field(default_factory=dict)  # {"mean", "std"} for the audio LSTM and Inception-LSTM
+
+
+def architecture_of(checkpoint: Mapping) -> str:
+    """The checkpoint's architecture (older checkpoints only name the model: vgg_lstm_a -> vgg_lstm)."""
+    if "architecture" in checkpoint:
+        return str(checkpoint["architecture"])
+    name = str(checkpoint.get("model", ""))
+    for architecture in (VGG_LSTM, AUDIO_LSTM, INCEPTION_LSTM):
+        if name.startswith(architecture):
+            return architecture
+    raise ValueError(f"cannot tell the architecture of checkpoint for model {name!r}")
+
+
+def build_network(architecture: str, config: Mapping, statistics: Mapping) -> nn.Module:
+    """The final training stage's network for `architecture`, freshly initialised (paper 2.1, 2.3, 2.4)."""
+    if architecture == VGG_LSTM:
+        return VGGLSTM(VGG16(int(config["input_size"]), float(config["width_multiplier"])), int(config["lstm_hidden"]))
+    if architecture == AUDIO_LSTM:
+        return AudioLSTM(len(statistics["mean"]), int(config["hidden"]))
+    if architecture == INCEPTION_LSTM:
+        return InceptionLSTM(BNInception(float(config["width_multiplier"])), int(config["lstm_hidden"]))
+    raise ValueError(f"unknown architecture {architecture!r}")
+
+
+def load_trained_model(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
+    """Load `results/models/{model}/checkpoint.pt` (state_dict + config + statistics) or
+    `audio_svm/model.joblib` as written by training, ready for `predict_clip_probabilities`."""
+    checkpoint_path = Path(checkpoint_path)
+    if not checkpoint_path.is_file():
+        raise FileNotFoundError(f"{checkpoint_path}: no trained model (run the pipeline first)")
+    if checkpoint_path.suffix == ".joblib":
+        import joblib
+
+        saved = joblib.load(checkpoint_path)
+        return TrainedModel(AUDIO_SVM, AUDIO_SVM, saved["pipeline"], dict(saved.get("config", {})))
+    device = torch.device(device)
+    checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    architecture = architecture_of(checkpoint)
+    statistics = {}
+    if architecture == AUDIO_LSTM:
+        statistics = {"mean": checkpoint["feature_mean"], "std": checkpoint["feature_std"]}
+    elif architecture == INCEPTION_LSTM:
+        statistics = {"mean": checkpoint["map_mean"], "std": checkpoint["map_std"]}
+    network = build_network(architecture, checkpoint["config"], statistics)
+    network.load_state_dict(checkpoint["state_dict"])
+    network.to(device).eval()
+    return TrainedModel(str(checkpoint["model"]), architecture, network, dict(checkpoint["config"]), device, statistics)
+
+
+def predict_clip_probabilities(model: TrainedModel, clip_file: str | Path) -> np.ndarray:
+    """Class probabilities [7] of one clip from its per-clip artifact (faces, short-term sequence,
+    maps or IS10 file, per ARCHITECTURE_INPUT). Deep models average the softmax over windows that
+    cover the clip (README "Models"); the artifact must have status ok."""
+    clip_file = Path(clip_file)
+    config = model.config
+    if model.architecture == AUDIO_SVM:
+        from .svm import predict_svm_clip
+
+        return predict_svm_clip(model.network, clip_file)
+    with torch.no_grad():
+        if model.architecture == VGG_LSTM:
+            length, gap = int(config["sequence_length"]), int(config["frame_gap"])
+            faces, timeline = data.read_faces(clip_file)
+            windows = [faces[data.sample_face_rows(timeline, start, length, gap)]
+                       for start in data.window_starts(timeline.size, length * gap)]
+            return softmax_mean(model.network, torch.from_numpy(np.stack(windows)).permute(0, 1, 4, 2, 3),
+                                model.device)
+        mean, std = model.statistics["mean"], model.statistics["std"]
+        if model.architecture == AUDIO_LSTM:
+            sequence = data.pad_to_min_length(data.read_audio_array(clip_file, "features"),
+                                              int(config["min_sequence_length"]))
+            return softmax_mean(model.network, torch.from_numpy((sequence - mean) / std).unsqueeze(0), model.device)
+        if model.architecture == INCEPTION_LSTM:
+            length = int(config["sequence_length"])
+            maps = data.pad_to_min_length(data.read_audio_array(clip_file, "maps"), length)
+            windows = np.stack([data.standardize_map(maps[s:s + length], (mean, std))
+                                for s in data.window_starts(len(maps), length)])
+            return softmax_mean(model.network, torch.from_numpy(windows), model.device)
+    raise ValueError(f"unknown architecture {model.architecture!r}")
 
 
 # ------------------------------------------------------------------ VGG-LSTM (paper 2.1)
@@ -104,13 +207,8 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
 
-    def predict(clip: Clip) -> np.ndarray:
-        faces, timeline = data.read_faces(clip.path)
-        windows = [faces[data.sample_face_rows(timeline, start, length, gap)]
-                   for start in data.window_starts(timeline.size, length * gap)]
-        return softmax_mean(result.model, torch.from_numpy(np.stack(windows)).permute(0, 1, 4, 2, 3), result.device)
-
-    return finish(name, result, clips, train_splits, predict, outputs, {"config": config})
+    trained = TrainedModel(name, VGG_LSTM, result.model, config, result.device)
+    return finish(name, result, clips, train_splits, trained, outputs, {"config": config})
 
 
 # ------------------------------------------------------------------ audio LSTM (paper 2.3)
@@ -137,11 +235,8 @@ def train_audio_lstm(manifest: str | Path, sequence_files: Sequence[str | Path],
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
 
-    def predict(clip: Clip) -> np.ndarray:
-        sequence = data.pad_to_min_length(data.read_audio_array(clip.path, "features"), min_length)
-        return softmax_mean(result.model, torch.from_numpy((sequence - mean) / std).unsqueeze(0), result.device)
-
-    return finish(name, result, clips, train_splits, predict, outputs,
+    trained = TrainedModel(name, AUDIO_LSTM, result.model, config, result.device, {"mean": mean, "std": std})
+    return finish(name, result, clips, train_splits, trained, outputs,
                   {"config": config, "feature_mean": mean, "feature_std": std})
 
 
@@ -180,11 +275,7 @@ def train_inception_lstm(manifest: str | Path, map_files: Sequence[str | Path], 
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
 
-    def predict(clip: Clip) -> np.ndarray:
-        maps = data.pad_to_min_length(data.read_audio_array(clip.path, "maps"), length)
-        windows = np.stack([data.standardize_map(maps[s:s + length], scale)
-                            for s in data.window_starts(len(maps), length)])
-        return softmax_mean(result.model, torch.from_numpy(windows), result.device)
-
-    return finish(name, result, clips, train_splits, predict, outputs,
+    trained = TrainedModel(name, INCEPTION_LSTM, result.model, config, result.device,
+                           {"mean": scale[0], "std": scale[1]})
+    return finish(name, result, clips, train_splits, trained, outputs,
                   {"config": config, "map_mean": scale[0], "map_std": scale[1]})

@@ -16,7 +16,6 @@ from sklearn.svm import SVC
 from ..artifacts import atomic_output
 from ..constants import N_CLASSES
 from . import data
-from .data import Clip
 from .outputs import evaluation_splits, plot_curve, prediction_rows, write_outputs, write_train_log
 
 log = logging.getLogger(__name__)
@@ -62,6 +61,11 @@ def class_probabilities(pipeline: Pipeline, features: np.ndarray) -> np.ndarray:
     return probs
 
 
+def predict_svm_clip(pipeline: Pipeline, is10_file: str | Path) -> np.ndarray:
+    """Class probabilities [7] of one clip from its IS10 artifact (used by training and `predict`)."""
+    return class_probabilities(pipeline, data.read_audio_array(Path(is10_file), "features")[None])[0]
+
+
 def train_audio_svm(manifest: str | Path, is10_files: Sequence[str | Path], model_path: str | Path,
                     train_log: str | Path, curve: str | Path, predictions: str | Path,
                     metrics: str | Path | None, model_config: Mapping, training_config: Mapping,
@@ -76,11 +80,8 @@ def train_audio_svm(manifest: str | Path, is10_files: Sequence[str | Path], mode
     targets = np.array([c.target for c in train])
     pipeline, log_rows = fit_svm(features, targets, model_config, seed)
 
-    def predict(clip: Clip) -> np.ndarray:
-        return class_probabilities(pipeline, data.read_audio_array(clip.path, "features")[None])[0]
-
     splits = evaluation_splits(train_splits)
-    rows = prediction_rows(clips, splits, predict)
+    rows = prediction_rows(clips, splits, lambda clip: predict_svm_clip(pipeline, clip.path))
     result = write_outputs(rows, splits, predictions, metrics)
     write_train_log(train_log, log_rows)
     plot_curve(curve, log_rows, f"audio_svm grid search (trained on {'+'.join(train_splits)})")
