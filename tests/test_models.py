@@ -325,3 +325,17 @@ def test_refit_trains_on_train_and_val_and_predicts_test_only(corpus, tmp_path):
     import joblib
 
     assert joblib.load(folder / "model.joblib")["train_splits"] == ["train", "val"]
+
+
+def test_vgg16_batch_norm_variant_for_training_from_scratch(tmp_path):
+    from avemotion.models.vgg import load_vgg_face_weights, vgg16_from_config
+
+    config = {"input_size": 32, "width_multiplier": 0.125, "batch_norm": True}
+    vgg = vgg16_from_config(config)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in vgg.features) == 13
+    assert vgg(torch.zeros(2, 3, 32, 32)).shape == (2, 7)
+    plain = vgg16_from_config({**config, "batch_norm": False})
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.features)
+    torch.save(plain.state_dict(), tmp_path / "vgg_face.pt")
+    with pytest.raises(ValueError, match="batch_norm: false"):
+        load_vgg_face_weights(vgg, tmp_path / "vgg_face.pt")

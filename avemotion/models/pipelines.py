@@ -19,7 +19,7 @@ from .inception import BNInception, InceptionLSTM
 from .heads import AudioLSTM
 from .outputs import evaluation_splits, plot_curve, prediction_rows, write_outputs, write_train_log
 from .training import Stage, TrainResult, TrainSettings, autocast, fingerprint, run_stages, save_checkpoint
-from .vgg import VGG16, VGGLSTM, load_vgg_face_weights, vgg_param_groups
+from .vgg import VGGLSTM, load_vgg_face_weights, vgg16_from_config, vgg_param_groups
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def architecture_of(checkpoint: Mapping) -> str:
 def build_network(architecture: str, config: Mapping, statistics: Mapping) -> nn.Module:
     """The final training stage's network for `architecture`, freshly initialised (paper 2.1, 2.3, 2.4)."""
     if architecture == VGG_LSTM:
-        return VGGLSTM(VGG16(int(config["input_size"]), float(config["width_multiplier"])), int(config["lstm_hidden"]))
+        return VGGLSTM(vgg16_from_config(config), int(config["lstm_hidden"]))
     if architecture == AUDIO_LSTM:
         return AudioLSTM(len(statistics["mean"]), int(config["hidden"]))
     if architecture == INCEPTION_LSTM:
@@ -187,7 +187,7 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
     length, gap = int(config["sequence_length"]), int(config["frame_gap"])
 
     def build_vgg(_: nn.Module | None) -> nn.Module:
-        vgg = VGG16(int(config["input_size"]), float(config["width_multiplier"]))
+        vgg = vgg16_from_config(config)
         if config["vgg_face_weights"]:
             load_vgg_face_weights(vgg, config["vgg_face_weights"])
         return vgg

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -36,8 +36,10 @@ def scaled(width: int, multiplier: float) -> int:
     return max(1, int(round(width * multiplier)))
 
 
-def make_layers(cfg: Sequence[int | str], in_channels: int = 3, width_multiplier: float = 1.0) -> nn.Sequential:
-    """VGG conv trunk from its cfg list: ints are 3x3 conv+ReLU widths, "M" is a 2x2 max-pool."""
+def make_layers(cfg: Sequence[int | str], in_channels: int = 3, width_multiplier: float = 1.0,
+                batch_norm: bool = False) -> nn.Sequential:
+    """VGG conv trunk from its cfg list: ints are 3x3 conv+ReLU widths, "M" is a 2x2 max-pool.
+    `batch_norm` inserts BatchNorm after every conv (the VGG16-BN variant; not paper)."""
     layers: list[nn.Module] = []
     channels = in_channels
     for item in cfg:
@@ -45,7 +47,10 @@ def make_layers(cfg: Sequence[int | str], in_channels: int = 3, width_multiplier
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
             out_channels = scaled(int(item), width_multiplier)
-            layers += [nn.Conv2d(channels, out_channels, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            layers.append(nn.Conv2d(channels, out_channels, kernel_size=3, padding=1))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(nn.ReLU(inplace=True))
             channels = out_channels
     return nn.Sequential(*layers)
 
@@ -68,10 +73,11 @@ class VGG16(nn.Module):
     """
 
     def __init__(self, input_size: int = 224, width_multiplier: float = 1.0, n_classes: int = N_CLASSES,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, batch_norm: bool = False) -> None:
         super().__init__()
         self.input_size = input_size
-        self.features = make_layers(VGG16_CFG, 3, width_multiplier)
+        self.batch_norm = batch_norm
+        self.features = make_layers(VGG16_CFG, 3, width_multiplier, batch_norm)
         last_conv = scaled(512, width_multiplier)
         spatial = conv_output_size(input_size)
         fc_width = scaled(VGG_FC_WIDTH, width_multiplier)
@@ -99,6 +105,12 @@ class VGG16(nn.Module):
         x = self.fc6_features(images)
         x = self.dropout(torch.relu(self.fc7(x)))
         return self.fc8(x)
+
+
+def vgg16_from_config(config: Mapping) -> VGG16:
+    """The VGG-16 that a `models.vgg_lstm` config block describes (without pretrained weights)."""
+    return VGG16(int(config["input_size"]), float(config["width_multiplier"]),
+                 batch_norm=bool(config.get("batch_norm", False)))
 
 
 def init_vgg_weights(model: VGG16) -> None:
@@ -145,6 +157,8 @@ def load_vgg_face_weights(model: VGG16, path: str | Path) -> list[str]:
     """Paper 2.1: initialise from VGG-Face. Loads every key of `VGG_FACE_KEYS` from a torch
     state_dict file (fc8 is skipped: it keeps its N(0, 1e-4) init). Shapes must match the model
     (width multiplier 1.0 and input 224 for the real VGG-Face). Returns the loaded keys."""
+    if model.batch_norm:
+        raise ValueError(f"{path}: VGG-Face weights fit the plain VGG-16; set models.vgg_lstm.batch_norm: false")
     state = torch.load(Path(path), map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
