@@ -339,3 +339,16 @@ def test_vgg16_batch_norm_variant_for_training_from_scratch(tmp_path):
     torch.save(plain.state_dict(), tmp_path / "vgg_face.pt")
     with pytest.raises(ValueError, match="batch_norm: false"):
         load_vgg_face_weights(vgg, tmp_path / "vgg_face.pt")
+
+
+def test_vgg16_standardized_input_ignores_colour_and_brightness():
+    from avemotion.models.vgg import vgg16_from_config
+
+    vgg = vgg16_from_config({"input_size": 32, "width_multiplier": 0.125, "input_normalization": "standardize"})
+    faces = torch.rand(2, 3, 32, 32) * 255
+    darker_and_tinted = faces * 0.5 + torch.tensor([40.0, 0.0, 80.0]).view(1, 3, 1, 1)
+    assert torch.allclose(vgg.preprocess(faces), vgg.preprocess(darker_and_tinted), atol=1e-3)
+    assert not torch.allclose(vgg16_from_config({"input_size": 32, "width_multiplier": 0.125}).preprocess(faces),
+                              vgg16_from_config({"input_size": 32, "width_multiplier": 0.125}).preprocess(faces * 0.5))
+    with pytest.raises(ValueError, match="input_normalization"):
+        vgg16_from_config({"input_size": 32, "width_multiplier": 0.125, "input_normalization": "zca"})

@@ -30,6 +30,8 @@ from .heads import LSTMClassifier
 
 # ImageNet/VGG-Face style per-channel normalisation of 0..255 RGB input (not paper: [20]'s mean).
 RGB_MEAN = (129.19, 104.76, 93.59)  # VGG-Face training mean [21]
+# "mean": subtract RGB_MEAN (VGG-Face's preprocessing, paper 2.1); "standardize": grey z-score per face.
+INPUT_NORMALIZATIONS: tuple[str, ...] = ("mean", "standardize")
 
 
 def scaled(width: int, multiplier: float) -> int:
@@ -73,10 +75,13 @@ class VGG16(nn.Module):
     """
 
     def __init__(self, input_size: int = 224, width_multiplier: float = 1.0, n_classes: int = N_CLASSES,
-                 dropout: float = 0.5, batch_norm: bool = False) -> None:
+                 dropout: float = 0.5, batch_norm: bool = False, input_normalization: str = "mean") -> None:
         super().__init__()
+        if input_normalization not in INPUT_NORMALIZATIONS:
+            raise ValueError(f"input_normalization must be one of {INPUT_NORMALIZATIONS}, got {input_normalization!r}")
         self.input_size = input_size
         self.batch_norm = batch_norm
+        self.input_normalization = input_normalization
         self.features = make_layers(VGG16_CFG, 3, width_multiplier, batch_norm)
         last_conv = scaled(512, width_multiplier)
         spatial = conv_output_size(input_size)
@@ -93,6 +98,12 @@ class VGG16(nn.Module):
         if images.shape[-1] != self.input_size or images.shape[-2] != self.input_size:
             images = nn.functional.interpolate(images, size=(self.input_size, self.input_size),
                                                mode="bilinear", align_corners=False)
+        if self.input_normalization == "standardize":
+            # Grey, zero mean, unit variance per face: removes the colour and lighting of each clip,
+            # which a net trained from scratch on a few clips otherwise learns instead of expressions.
+            grey = images.mean(1, keepdim=True)
+            grey = (grey - grey.mean((2, 3), keepdim=True)) / (grey.std((2, 3), keepdim=True) + 1e-3)
+            return grey.expand(-1, 3, -1, -1)
         return images - self.mean
 
     def fc6_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -110,7 +121,8 @@ class VGG16(nn.Module):
 def vgg16_from_config(config: Mapping) -> VGG16:
     """The VGG-16 that a `models.vgg_lstm` config block describes (without pretrained weights)."""
     return VGG16(int(config["input_size"]), float(config["width_multiplier"]),
-                 batch_norm=bool(config.get("batch_norm", False)))
+                 batch_norm=bool(config.get("batch_norm", False)),
+                 input_normalization=str(config.get("input_normalization", "mean")))
 
 
 def init_vgg_weights(model: VGG16) -> None:
