@@ -2,13 +2,15 @@
 # Start a one-node SLURM cluster on localhost (Debian 12: munge + slurmctld + slurmd 22.05) with one
 # declared (fake) GPU, for avemotion's tests. Needs root and no systemd. Installs the Debian packages
 # when missing. Daemons already running are reused and left alone; the PID files of the daemons this
-# script starts are listed in $STATE/started, which stop-slurm.sh reads.
-#   STATE (default /run/avemotion-slurm): configs' runtime state, logs, PID files
+# script starts are appended to $STARTED, which stop-slurm.sh reads.
+#   STATE (default /run/avemotion-slurm): the cluster's runtime state, logs, PID files
+#   STARTED (default $STATE/started): where to list the PID files of the daemons started here
 #   PARTITION (default cpu), CPUS (default max(nproc, 8)), MEM_MB (default max(RAM - 1 GB, 32000))
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=${STATE:-/run/avemotion-slurm}
 PARTITION=${PARTITION:-cpu}
+STARTED=${STARTED:-$STATE/started}
 [ "$(id -u)" -eq 0 ] || { echo "start-slurm.sh: needs root" >&2; exit 2; }
 export DEBIAN_FRONTEND=noninteractive
 
@@ -22,7 +24,6 @@ fi
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 mkdir -p "$STATE/log"
-: > "$STATE/started.new"
 NODE=$(hostname -s)
 CPUS=${CPUS:-$(( $(nproc) > 8 ? $(nproc) : 8 ))}
 RAM_MB=$(( $(free -m | awk '/Mem:/{print $2}') - 1024 ))
@@ -49,7 +50,7 @@ if alive /run/munge/munged.pid; then
   echo "start-slurm.sh: munged already running, reusing it"
 else
   su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=/run/munge/munged.pid"
-  echo /run/munge/munged.pid >> "$STATE/started.new"
+  echo /run/munge/munged.pid >> "$STARTED"
 fi
 munge -n | unmunge >/dev/null
 
@@ -59,14 +60,13 @@ chown slurm:slurm "$STATE"
 if ! alive "$STATE/slurmctld.pid"; then
   # -c: start from empty state (no jobs or node drains left over from an earlier cluster)
   /usr/sbin/slurmctld -c
-  echo "$STATE/slurmctld.pid" >> "$STATE/started.new"
+  echo "$STATE/slurmctld.pid" >> "$STARTED"
 fi
 for _ in $(seq 60); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.5; done
 if ! alive "$STATE/slurmd.pid"; then
   /usr/sbin/slurmd
-  echo "$STATE/slurmd.pid" >> "$STATE/started.new"
+  echo "$STATE/slurmd.pid" >> "$STARTED"
 fi
-cat "$STATE/started.new" >> "$STATE/started"; rm -f "$STATE/started.new"
 for _ in $(seq 60); do sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)' && break; sleep 0.5; done
 if sinfo -h -o %t | grep -qE 'drain|inval|down'; then
   scontrol update nodename="$NODE" state=resume || true

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Stop exactly the daemons that start-slurm.sh started (PID files listed in $STATE/started), in the
+# Stop exactly the daemons that start-slurm.sh started (PID files listed in $STARTED, default
+# $STATE/started), in the
 # reverse order, and wait until they are gone. Daemons it found already running are left alone.
 set -uo pipefail
 STATE=${STATE:-/run/avemotion-slurm}
-[ -s "$STATE/started" ] || { echo "stop-slurm.sh: nothing started by start-slurm.sh"; exit 0; }
+STARTED=${STARTED:-$STATE/started}
+[ -s "$STARTED" ] || { echo "stop-slurm.sh: nothing started by start-slurm.sh"; exit 0; }
 status=0
-for pidfile in $(tac "$STATE/started"); do
+for pidfile in $(tac "$STARTED"); do
   [ -s "$pidfile" ] || continue
   pid=$(cat "$pidfile")
   kill "$pid" 2>/dev/null || continue
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then echo "stop-slurm.sh: pid $pid ($pidfile) still running" >&2; status=1; fi
 done
-rm -f "$STATE/started"
+rm -f "$STARTED"
 exit $status
