@@ -2,7 +2,7 @@
 # Start a one-node SLURM cluster on localhost (Debian 12: munge + slurmctld + slurmd 22.05) with one
 # declared (fake) GPU, for avemotion's tests. Needs root and no systemd. Installs the Debian packages
 # when missing. Daemons already running are reused and left alone; the PID files of the daemons this
-# script starts are appended to $STARTED, which stop-slurm.sh reads.
+# script starts (and the config files it writes) are appended to $STARTED, which stop-slurm.sh reads.
 #   STATE (default /run/avemotion-slurm): the cluster's runtime state, logs, PID files
 #   STARTED (default $STATE/started): where to list the PID files of the daemons started here
 #   PARTITION (default cpu), CPUS (default max(nproc, 8)), MEM_MB (default max(RAM - 1 GB, 32000))
@@ -33,11 +33,22 @@ getent hosts "$NODE" >/dev/null || echo "127.0.0.1 $NODE" >> /etc/hosts
 render() { sed -e "s|@NODE@|$NODE|g" -e "s|@CPUS@|$CPUS|g" -e "s|@MEM@|$MEM_MB|g" \
                -e "s|@STATE@|$STATE|g" -e "s|@PARTITION@|$PARTITION|g" "$1"; }
 mkdir -p /etc/slurm
+MARK="# rendered by avemotion cluster/start-slurm.sh"
 if alive "$STATE/slurmctld.pid"; then
   echo "start-slurm.sh: slurmctld already running (pid $(cat "$STATE/slurmctld.pid")), reusing it"
 else
-  render "$HERE/slurm.conf.in" > /etc/slurm/slurm.conf
-  render "$HERE/gres.conf.in" > /etc/slurm/gres.conf
+  for conf in slurm.conf gres.conf; do
+    if [ -e "/etc/slurm/$conf" ] && ! grep -qF "$MARK" "/etc/slurm/$conf"; then
+      echo "start-slurm.sh: /etc/slurm/$conf exists and is not ours; refusing to overwrite it" >&2
+      exit 3
+    fi
+  done
+  # Removed again by stop-slurm.sh: while a slurm.conf names a controller that is not running,
+  # every scontrol call waits ~9 s, and the slurm executor plugin calls it whenever snakemake starts.
+  { echo "$MARK"; render "$HERE/slurm.conf.in"; } > /etc/slurm/slurm.conf
+  { echo "$MARK"; render "$HERE/gres.conf.in"; } > /etc/slurm/gres.conf
+  echo /etc/slurm/slurm.conf >> "$STARTED"
+  echo /etc/slurm/gres.conf >> "$STARTED"
 fi
 
 # munge: Debian's postinst creates the key; make one if it is missing
