@@ -22,3 +22,7 @@ rule all:
 
 include: "rules/dataset.smk"
 include: "rules/media.smk"
+include: "rules/faces.smk"
+include: "rules/models.smk"
+include: "rules/fusion.smk"
+include: "rules/report.smk"

@@ -86,3 +86,100 @@ CHALLENGE_BASELINE_VAL_ACCURACY: float = 38.81
 FACE_TRACKS: tuple[str, ...] = ("a", "b")
 MODELS: tuple[str, ...] = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
 FUSION: str = "fusion"
+
+# Section 3.2, Tables 1-5 (validation set) and Table 6 (fused network, test set): confusion matrices
+# in percent, rows = true class, columns = predicted class, both in CLASSES order.
+PAPER_CONFUSION_PERCENT: dict[str, tuple[tuple[float, ...], ...]] = {
+    "vgg_lstm_a": (  # Table 1
+        (53.12, 6.25, 7.81, 0, 17.19, 3.12, 12.50),
+        (17.50, 27.50, 7.50, 2.50, 25.00, 15.00, 5.00),
+        (21.74, 4.35, 23.91, 13.04, 6.52, 17.39, 13.04),
+        (7.94, 1.59, 0, 84.13, 0, 4.76, 1.59),
+        (11.11, 11.11, 7.94, 6.35, 53.97, 6.35, 3.17),
+        (8.20, 4.92, 1.64, 6.56, 22.95, 55.74, 0),
+        (21.74, 6.52, 17.39, 4.35, 17.39, 4.35, 28.26),
+    ),
+    "vgg_lstm_b": (  # Table 2
+        (64.06, 1.56, 7.81, 1.56, 12.50, 6.25, 6.25),
+        (22.50, 15.00, 5.00, 10.00, 25.00, 20.00, 2.50),
+        (32.61, 8.70, 26.09, 4.35, 13.04, 8.70, 6.52),
+        (9.52, 3.17, 0, 73.02, 6.35, 6.35, 1.59),
+        (14.29, 11.11, 1.59, 3.17, 63.49, 6.35, 0),
+        (16.39, 11.48, 6.56, 8.20, 13.11, 40.98, 3.28),
+        (32.61, 6.52, 17.39, 0, 15.22, 8.70, 19.57),
+    ),
+    "audio_svm": (  # Table 3
+        (76.56, 0, 3.12, 9.38, 7.81, 3.12, 0),
+        (25.00, 0, 0, 42.50, 20.00, 12.50, 0),
+        (23.91, 0, 30.43, 23.91, 13.04, 8.70, 0),
+        (15.87, 1.59, 9.52, 42.86, 20.63, 9.52, 0),
+        (12.70, 1.59, 3.17, 34.92, 46.03, 1.59, 0),
+        (11.48, 0, 11.48, 26.23, 21.31, 27.87, 1.64),
+        (19.57, 0, 17.39, 36.96, 13.04, 13.04, 0),
+    ),
+    "audio_lstm": (  # Table 4
+        (48.44, 1.56, 0, 15.62, 15.62, 18.75, 0),
+        (15.00, 2.50, 0, 35.00, 32.50, 15.00, 0),
+        (30.43, 0, 0, 19.57, 28.26, 21.74, 0),
+        (12.70, 4.76, 0, 33.33, 30.16, 19.05, 0),
+        (6.35, 3.17, 0, 17.46, 52.38, 20.63, 0),
+        (11.48, 6.56, 0, 22.95, 32.79, 26.23, 0),
+        (17.39, 0, 2.17, 30.43, 36.96, 13.04, 0),
+    ),
+    "inception_lstm": (  # Table 5
+        (56.25, 0, 0, 29.69, 10.94, 3.12, 0),
+        (12.50, 0, 0, 57.50, 27.50, 2.50, 0),
+        (13.04, 0, 2.17, 45.65, 36.96, 2.17, 0),
+        (11.11, 0, 0, 52.38, 26.98, 9.52, 0),
+        (6.35, 0, 0, 52.38, 39.68, 1.59, 0),
+        (8.20, 0, 0, 63.93, 16.39, 11.48, 0),
+        (6.52, 2.17, 2.17, 56.52, 26.09, 6.52, 0),
+    ),
+    "fusion": (  # Table 6: test set, models retrained on train+val
+        (77.55, 0, 4.08, 8.16, 7.14, 2.04, 1.02),
+        (32.50, 10.00, 2.50, 12.50, 20.00, 20.00, 2.50),
+        (31.43, 0, 50.00, 1.43, 5.71, 7.14, 4.29),
+        (20.83, 0, 1.39, 63.89, 10.42, 3.47, 0),
+        (16.69, 1.04, 7.77, 6.22, 50.78, 11.92, 2.59),
+        (22.50, 1.25, 11.25, 11.25, 16.25, 36.25, 1.25),
+        (10.71, 3.57, 35.71, 10.71, 14.29, 25.00, 0),
+    ),
+}
+# Which split each paper table reports (Tables 1-5: validation; Table 6: test).
+PAPER_CONFUSION_SPLIT: dict[str, str] = {
+    "vgg_lstm_a": "val", "vgg_lstm_b": "val", "audio_svm": "val",
+    "audio_lstm": "val", "inception_lstm": "val", "fusion": "test",
+}
+PAPER_CONFUSION_TABLE: dict[str, int] = {
+    "vgg_lstm_a": 1, "vgg_lstm_b": 2, "audio_svm": 3, "audio_lstm": 4, "inception_lstm": 5, "fusion": 6,
+}
+# Section 3.2: the two VGG-LSTMs fused reach 51.02 % on val.
+PAPER_VAL_ACCURACY_TWO_VGG_LSTM: float = 51.02
+# Section 3.2: decision-fusion weights are grid-searched on val; not paper: the grid step.
+FUSION_GRID_STEP: float = 0.05
+# not paper: bootstrap settings for the report's 95 % confidence intervals.
+BOOTSTRAP_CONFIDENCE: float = 0.95
+# --- models stage (issue 5) ---
+# Section 2.1: VGG-16 [20] layer configuration ("D"): numbers are conv widths, "M" a 2x2 max-pool.
+VGG16_CFG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+)
+VGG_FC_WIDTH: int = 4096  # fc6 / fc7 of VGG-16 [20]
+# Section 2.1 [22]: FER-2013 label order (0 Angry ... 6 Neutral) onto the paper's class codes.
+FER2013_LABELS: tuple[str, ...] = ("AN", "DI", "FE", "HA", "SA", "SU", "NE")
+# Section 2.4 [24]: BN-Inception (Inception-v2) modules, Ioffe & Szegedy 2015, Fig. 5:
+# (#1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, pool type, pool proj, stride).
+# A pool projection of 0 with stride 2 is the paper's "pass through" (max-pool, no projection).
+BN_INCEPTION_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, str, int, int]], ...] = (
+    ("3a", (64, 64, 64, 64, 96, "avg", 32, 1)),
+    ("3b", (64, 64, 96, 64, 96, "avg", 64, 1)),
+    ("3c", (0, 128, 160, 64, 96, "max", 0, 2)),
+    ("4a", (224, 64, 96, 96, 128, "avg", 128, 1)),
+    ("4b", (192, 96, 128, 96, 128, "avg", 128, 1)),
+    ("4c", (160, 128, 160, 128, 160, "avg", 128, 1)),
+    ("4d", (96, 128, 192, 160, 192, "avg", 128, 1)),
+    ("4e", (0, 128, 192, 192, 256, "max", 0, 2)),
+    ("5a", (352, 192, 320, 160, 224, "avg", 128, 1)),
+    ("5b", (352, 192, 320, 192, 224, "max", 128, 1)),
+)
+BN_INCEPTION_STEM: tuple[int, int, int] = (64, 64, 192)  # conv1, conv2 reduce, conv2 [24]

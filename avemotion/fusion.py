@@ -1,0 +1,327 @@
+"""Decision fusion of the five models (paper section 3.2).
+
+"The aforementioned deep models are combined using decision fusion. Grid search is employed to find
+the model weights that maximize the classification accuracy on the validation set." The fused class
+probabilities of a clip are the weighted sum of the models' probabilities; the weights lie on a
+simplex grid (non-negative, summing to one, multiples of the grid step). Ties in validation accuracy
+are broken by UAR, then by fewer models, then by grid order (deterministic). For the paper's test
+submission the models were retrained on train+val and the val-chosen weights applied to them
+(refit mode).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, read_predictions, write_predictions
+from .constants import CLASSES, N_CLASSES
+from .metrics import label_indices, summarize
+
+log = logging.getLogger(__name__)
+
+# Grid points evaluated at once are limited so that the fused tensor stays near this many floats.
+_MAX_FUSED_CELLS = 8_000_000
+
+
+@dataclass
+class AlignedPredictions:
+    """Every model's predictions on one common, ordered set of clips."""
+
+    models: tuple[str, ...]
+    clip_ids: list[str]
+    splits: np.ndarray  # [N] str
+    labels: np.ndarray  # [N] str, "" for unlabelled clips
+    probs: np.ndarray  # [M, N, 7] in CLASSES order
+    ok: np.ndarray  # [M, N] bool: the model's row has status ok
+    reasons: list[list[str]] = field(default_factory=list)  # [M][N] quarantine reasons
+
+    def subset(self, mask: np.ndarray) -> "AlignedPredictions":
+        index = np.flatnonzero(mask)
+        return AlignedPredictions(
+            models=self.models,
+            clip_ids=[self.clip_ids[i] for i in index],
+            splits=self.splits[index],
+            labels=self.labels[index],
+            probs=self.probs[:, index],
+            ok=self.ok[:, index],
+            reasons=[[reasons[i] for i in index] for reasons in self.reasons],
+        )
+
+
+def align_predictions(tables: Mapping[str, Sequence[Mapping[str, object]]]) -> AlignedPredictions:
+    """Align the models' prediction rows on clip id (ordered by split, then clip id).
+
+    A clip that one model lacks gets that model's uniform 1/7 probabilities and is marked
+    quarantined for it, naming the clip, so no clip is silently dropped from the fusion.
+    A clip whose split or label differs between models is an error.
+    """
+    models = tuple(tables)
+    if not models:
+        raise ValueError("decision fusion needs at least one model")
+    clip_info: dict[str, tuple[str, str]] = {}
+    by_model: dict[str, dict[str, Mapping[str, object]]] = {}
+    for model, rows in tables.items():
+        by_model[model] = {}
+        for row in rows:
+            clip_id = str(row["clip_id"])
+            info = (str(row["split"]), str(row.get("label", "") or ""))
+            known = clip_info.setdefault(clip_id, info)
+            if known != info:
+                raise ValueError(
+                    f"clip {clip_id}: split/label {info} in {model} predictions differ from {known} "
+                    f"in another model's predictions"
+                )
+            by_model[model][clip_id] = row
+    clip_ids = sorted(clip_info, key=lambda c: (clip_info[c][0], c))
+    probs = np.full((len(models), len(clip_ids), N_CLASSES), 1.0 / N_CLASSES)
+    ok = np.zeros((len(models), len(clip_ids)), dtype=bool)
+    reasons = [[""] * len(clip_ids) for _ in models]
+    for m, model in enumerate(models):
+        for n, clip_id in enumerate(clip_ids):
+            row = by_model[model].get(clip_id)
+            if row is None:
+                reasons[m][n] = f"clip {clip_id} missing from {model} predictions"
+                continue
+            probs[m, n] = np.asarray(row["probs"], dtype=float)
+            ok[m, n] = row.get("status", STATUS_OK) == STATUS_OK
+            reasons[m][n] = "" if ok[m, n] else str(row.get("reason", "") or f"clip {clip_id} quarantined")
+    missing = [(model, sum(1 for r in reasons[m] if "missing from" in r)) for m, model in enumerate(models)]
+    for model, count in missing:
+        if count:
+            log.warning("%d clips missing from %s predictions: fused with uniform probabilities", count, model)
+    return AlignedPredictions(
+        models=models,
+        clip_ids=clip_ids,
+        splits=np.array([clip_info[c][0] for c in clip_ids], dtype=object),
+        labels=np.array([clip_info[c][1] for c in clip_ids], dtype=object),
+        probs=probs,
+        ok=ok,
+        reasons=reasons,
+    )
+
+
+def load_predictions(paths: Mapping[str, str | os.PathLike]) -> AlignedPredictions:
+    """Read `results/predictions/{model}.tsv` for each model and align them."""
+    return align_predictions({model: read_predictions(path) for model, path in paths.items()})
+
+
+def grid_resolution(step: float) -> int:
+    """Number of grid steps in [0, 1]; the step must divide 1."""
+    if not 0 < step <= 1:
+        raise ValueError(f"fusion grid step must be in (0, 1], got {step}")
+    resolution = round(1.0 / step)
+    if not math.isclose(resolution * step, 1.0, rel_tol=0, abs_tol=1e-9):
+        raise ValueError(f"fusion grid step {step} does not divide 1 (1/step = {1.0 / step})")
+    return resolution
+
+
+def simplex_grid(n_models: int, step: float) -> np.ndarray:
+    """All weight vectors (w_1..w_M) with w_i >= 0, sum 1, each a multiple of `step`.
+
+    Stars and bars: choosing M-1 bar positions among K+M-1 slots (K = 1/step) gives each
+    composition of K into M parts exactly once, C(K+M-1, M-1) points (10626 for 5 models at 0.05).
+    Returns the integer step counts [P, M]; divide by K for the weights.
+    """
+    if n_models < 1:
+        raise ValueError("the simplex grid needs at least one model")
+    resolution = grid_resolution(step)
+    slots = resolution + n_models - 1
+    n_points = math.comb(slots, n_models - 1)
+    bars = np.fromiter(
+        itertools.chain.from_iterable(itertools.combinations(range(slots), n_models - 1)),
+        dtype=np.int64,
+        count=n_points * (n_models - 1),
+    ).reshape(n_points, n_models - 1)
+    edges = np.concatenate(
+        [np.full((n_points, 1), -1), bars, np.full((n_points, 1), slots)], axis=1
+    )
+    return np.diff(edges, axis=1) - 1
+
+
+def fuse_probabilities(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted sum of the models' probabilities: probs [M, N, 7], weights [M] -> [N, 7]."""
+    return np.einsum("m,mnc->nc", np.asarray(weights, dtype=float), probs)
+
+
+def evaluate_grid(weights: np.ndarray, probs: np.ndarray, true: np.ndarray,
+                  n_classes: int = N_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Number of correct clips and UAR of every weight vector.
+
+    weights [P, M], probs [M, N, 7], true [N] class indices. Evaluated in chunks of grid points,
+    one einsum each. Returns (correct counts [P] int, UAR [P] float).
+    """
+    weights = np.asarray(weights, dtype=float)
+    true = np.asarray(true, dtype=int)
+    n_clips = probs.shape[1]
+    onehot = (true[:, None] == np.arange(n_classes)).astype(float)  # [N, C]
+    support = onehot.sum(axis=0)
+    present = support > 0
+    chunk = max(1, _MAX_FUSED_CELLS // max(1, n_clips * n_classes))
+    correct_counts = np.empty(len(weights), dtype=np.int64)
+    uars = np.empty(len(weights))
+    for start in range(0, len(weights), chunk):
+        block = weights[start:start + chunk]
+        predicted = np.einsum("pm,mnc->pnc", block, probs).argmax(axis=2)  # [p, N]
+        correct = predicted == true
+        correct_counts[start:start + chunk] = correct.sum(axis=1)
+        hits = correct.astype(float) @ onehot  # [p, C]
+        recalls = hits[:, present] / support[present]
+        uars[start:start + chunk] = recalls.mean(axis=1) if present.any() else np.nan
+    return correct_counts, uars
+
+
+def choose_weights(correct_counts: np.ndarray, uars: np.ndarray, grid_counts: np.ndarray) -> int:
+    """Index of the best grid point: most correct clips, then highest UAR, then fewest models,
+    then the first in grid order."""
+    candidates = np.flatnonzero(correct_counts == correct_counts.max())
+    candidate_uars = np.nan_to_num(uars[candidates], nan=-1.0)
+    candidates = candidates[candidate_uars >= candidate_uars.max() - 1e-12]
+    n_models_used = (grid_counts[candidates] > 0).sum(axis=1)
+    candidates = candidates[n_models_used == n_models_used.min()]
+    return int(candidates[0])
+
+
+@dataclass
+class GridSearchResult:
+    models: tuple[str, ...]
+    weights: np.ndarray  # [M]
+    grid_step: float
+    n_grid_points: int
+    n_val: int
+    val_accuracy: float
+    val_uar: float
+    equal_val_accuracy: float
+    equal_val_uar: float
+    selection: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "models": list(self.models),
+            "weights": {m: float(w) for m, w in zip(self.models, self.weights)},
+            "grid_step": self.grid_step,
+            "n_grid_points": self.n_grid_points,
+            "selection": self.selection,
+            "n_val": self.n_val,
+            "val": {"accuracy": _finite_or_none(self.val_accuracy), "uar": _finite_or_none(self.val_uar)},
+            "equal_weights_val": {
+                "accuracy": _finite_or_none(self.equal_val_accuracy),
+                "uar": _finite_or_none(self.equal_val_uar),
+            },
+            "gain_over_equal_weights_val": {
+                "accuracy": _finite_or_none(self.val_accuracy - self.equal_val_accuracy),
+                "uar": _finite_or_none(self.val_uar - self.equal_val_uar),
+            },
+        }
+
+
+def grid_search_weights(val: AlignedPredictions, step: float) -> GridSearchResult:
+    """Section 3.2: the simplex-grid weights maximising accuracy on the labelled validation clips."""
+    labelled = val.labels != ""
+    true = label_indices(list(val.labels[labelled]))
+    probs = val.probs[:, labelled]
+    n_models = len(val.models)
+    grid_counts = simplex_grid(n_models, step)
+    resolution = grid_resolution(step)
+    equal = np.full((1, n_models), 1.0 / n_models)
+    if len(true) == 0:
+        log.warning("no labelled validation clips: the fusion falls back to equal weights")
+        return GridSearchResult(val.models, equal[0], step, len(grid_counts), 0, math.nan, math.nan,
+                                math.nan, math.nan, "equal weights (no labelled validation clips)")
+    correct_counts, uars = evaluate_grid(grid_counts / resolution, probs, true)
+    best = choose_weights(correct_counts, uars, grid_counts)
+    equal_correct, equal_uar = evaluate_grid(equal, probs, true)
+    log.info("grid of %d points over %s on %d val clips: best %s, accuracy %.4f, UAR %.4f",
+             len(grid_counts), ", ".join(val.models), len(true), grid_counts[best] / resolution,
+             correct_counts[best] / len(true), uars[best])
+    return GridSearchResult(
+        models=val.models,
+        weights=grid_counts[best] / resolution,
+        grid_step=step,
+        n_grid_points=len(grid_counts),
+        n_val=len(true),
+        val_accuracy=float(correct_counts[best] / len(true)),
+        val_uar=float(uars[best]),
+        equal_val_accuracy=float(equal_correct[0] / len(true)),
+        equal_val_uar=float(equal_uar[0]),
+        selection="grid search on val: accuracy, then UAR, then fewer models",
+    )
+
+
+def fused_rows(predictions: AlignedPredictions, weights: np.ndarray) -> list[dict[str, object]]:
+    """Prediction rows of the fused network. A clip is quarantined only when every model with a
+    non-zero weight quarantined it (its fused probabilities are then uniform)."""
+    fused = fuse_probabilities(predictions.probs, weights)
+    used = np.flatnonzero(np.asarray(weights) > 0)
+    rows = []
+    for n, clip_id in enumerate(predictions.clip_ids):
+        quarantined_in = [m for m in used if not predictions.ok[m, n]]
+        notes = "; ".join(f"{predictions.models[m]}: {predictions.reasons[m][n]}" for m in quarantined_in)
+        if quarantined_in and len(quarantined_in) == len(used):
+            status, reason = STATUS_QUARANTINED, f"clip {clip_id} quarantined in every fused model ({notes})"
+        else:
+            status, reason = STATUS_OK, (f"uniform probabilities from {notes}" if notes else "")
+        rows.append({
+            "clip_id": clip_id,
+            "split": predictions.splits[n],
+            "label": predictions.labels[n],
+            "probs": fused[n],
+            "status": status,
+            "reason": reason,
+        })
+    return rows
+
+
+def split_metrics(rows: Sequence[Mapping[str, object]], split: str) -> dict[str, object]:
+    """`summarize` over the labelled rows of one split (NaN written as null)."""
+    labelled = [row for row in rows if row["split"] == split and row["label"]]
+    true = label_indices([str(row["label"]) for row in labelled])
+    predicted = np.array([int(np.argmax(row["probs"])) for row in labelled], dtype=int)
+    summary = summarize(true, predicted)
+    summary["accuracy"] = _finite_or_none(summary["accuracy"])
+    summary["uar"] = _finite_or_none(summary["uar"])
+    return summary
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def run_fusion(
+    prediction_paths: Mapping[str, str | os.PathLike],
+    weights_path: str | os.PathLike,
+    fused_predictions_path: str | os.PathLike,
+    metrics_path: str | os.PathLike,
+    grid_step: float,
+    refit_prediction_paths: Mapping[str, str | os.PathLike] | None = None,
+) -> GridSearchResult:
+    """The fusion stage: grid-search weights on val, fuse val and test, write the three artifacts.
+
+    With `refit_prediction_paths` (refit mode, section 3.2), the test rows come from the models
+    retrained on train+val, fused with the weights chosen on the original models' val predictions.
+    """
+    predictions = load_predictions(prediction_paths)
+    val = predictions.subset(predictions.splits == "val")
+    result = grid_search_weights(val, grid_step)
+    if refit_prediction_paths is not None:
+        if list(refit_prediction_paths) != list(prediction_paths):
+            raise ValueError("refit predictions must list the same models, in the same order")
+        refit = load_predictions(refit_prediction_paths)
+        test = refit.subset(refit.splits == "test")
+    else:
+        test = predictions.subset(predictions.splits == "test")
+    rows = fused_rows(val, result.weights) + fused_rows(test, result.weights)
+    write_predictions(fused_predictions_path, rows)
+    metrics = {"val": split_metrics(rows, "val"), "test": split_metrics(rows, "test")}
+    weights_json = result.to_json()
+    weights_json["refit"] = refit_prediction_paths is not None
+    for path, content in ((metrics_path, metrics), (weights_path, weights_json)):
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(content, indent=2) + "\n")
+    return result

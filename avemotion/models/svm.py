@@ -1,0 +1,89 @@
+"""Paper 2.2: an SVM on the 1582 standardised openSMILE IS10 functionals, with probability outputs;
+C and the kernel chosen by cross-validation on the training clips."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import joblib
+import numpy as np
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from ..artifacts import atomic_output
+from ..constants import N_CLASSES
+from . import data
+from .data import Clip
+from .outputs import evaluation_splits, plot_curve, prediction_rows, write_outputs, write_train_log
+
+log = logging.getLogger(__name__)
+
+
+def cv_folds(targets: np.ndarray, requested: int) -> int:
+    """Folds for the grid search: as requested, but no more than the smallest class has clips
+    (StratifiedKFold needs one clip per class per fold); 0 = too few clips to cross-validate."""
+    counts = np.bincount(targets, minlength=N_CLASSES)
+    smallest = counts[counts > 0].min() if counts.any() else 0
+    folds = min(requested, int(smallest))
+    return folds if folds >= 2 else 0
+
+
+def svm_pipeline(seed: int) -> Pipeline:
+    return Pipeline([("scale", StandardScaler()),
+                     ("svm", SVC(probability=True, random_state=seed, class_weight=None))])
+
+
+def fit_svm(features: np.ndarray, targets: np.ndarray, model_config: Mapping, seed: int):
+    """GridSearchCV over `C` and `kernel` (accuracy); returns (fitted pipeline, cv_results rows)."""
+    grid = {"svm__C": [float(c) for c in model_config["C"]], "svm__kernel": list(model_config["kernel"])}
+    folds = cv_folds(targets, int(model_config["cv_folds"]))
+    if folds == 0:
+        log.warning("too few training clips per class to cross-validate; using C=%s kernel=%s",
+                    grid["svm__C"][0], grid["svm__kernel"][0])
+        pipeline = svm_pipeline(seed).set_params(svm__C=grid["svm__C"][0], svm__kernel=grid["svm__kernel"][0])
+        return pipeline.fit(features, targets), []
+    search = GridSearchCV(svm_pipeline(seed), grid, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                          scoring="accuracy", n_jobs=1, refit=True)
+    search.fit(features, targets)
+    log.info("SVM grid search (%d folds): best %s, cv accuracy %.3f", folds, search.best_params_, search.best_score_)
+    results = [{"stage": "grid", "step": i, "lr": params["svm__C"], "loss": 1.0 - score, "accuracy": score}
+               for i, (params, score) in enumerate(zip(search.cv_results_["params"],
+                                                        search.cv_results_["mean_test_score"]))]
+    return search.best_estimator_, results
+
+
+def class_probabilities(pipeline: Pipeline, features: np.ndarray) -> np.ndarray:
+    """predict_proba spread onto all 7 classes (a class absent from training gets 0)."""
+    probs = np.zeros((len(features), N_CLASSES))
+    probs[:, pipeline.classes_] = pipeline.predict_proba(features)
+    return probs
+
+
+def train_audio_svm(manifest: str | Path, is10_files: Sequence[str | Path], model_path: str | Path,
+                    train_log: str | Path, curve: str | Path, predictions: str | Path,
+                    metrics: str | Path | None, model_config: Mapping, training_config: Mapping,
+                    train_splits: Sequence[str] = ("train",)) -> dict:
+    """Paper 2.2 end to end: fit on the training splits, write model.joblib, the grid-search log
+    (one row per C/kernel pair: `lr` holds C, `accuracy` the mean cv accuracy), its plot,
+    predictions and metrics."""
+    seed = int(training_config["seed"])
+    clips = data.load_clips(manifest, data.files_by_clip(is10_files), "audio is10")
+    train = data.training_clips(clips, train_splits)
+    features = np.stack([data.read_audio_array(c.path, "features") for c in train])
+    targets = np.array([c.target for c in train])
+    pipeline, log_rows = fit_svm(features, targets, model_config, seed)
+
+    def predict(clip: Clip) -> np.ndarray:
+        return class_probabilities(pipeline, data.read_audio_array(clip.path, "features")[None])[0]
+
+    splits = evaluation_splits(train_splits)
+    rows = prediction_rows(clips, splits, predict)
+    result = write_outputs(rows, splits, predictions, metrics)
+    write_train_log(train_log, log_rows)
+    plot_curve(curve, log_rows, f"audio_svm grid search (trained on {'+'.join(train_splits)})")
+    with atomic_output(model_path, suffix=".joblib") as tmp:
+        joblib.dump({"pipeline": pipeline, "train_splits": list(train_splits), "config": dict(model_config)}, tmp)
+    return result

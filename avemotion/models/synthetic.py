@@ -1,0 +1,79 @@
+"""Small synthetic inputs in exactly the face/audio stage layouts (README, "Artifacts"), for the
+models' tests and benchmark: a class-dependent signal plus noise, so that a model can learn it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..artifacts import MANIFEST_COLUMNS, set_status, write_tsv
+from ..constants import AUDIO_MAP_SIZE, CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES
+
+
+def write_corpus(root: str | Path, per_class: dict[str, int] | None = None, face_size: int = 32,
+                 n_timeline: int = 150, seed: int = 0, quarantine: tuple[str, ...] = ()) -> dict[str, list[Path]]:
+    """Write results/manifest.tsv, faces/a, audio/{is10,shortterm,maps} under `root`.
+
+    `quarantine`: clip ids whose artifacts are written with status "quarantined". Returns the
+    per-clip file lists by artifact kind ("faces", "is10", "shortterm", "maps") and the manifest path.
+    """
+    root = Path(root)
+    per_class = per_class or {"train": 4, "val": 2, "test": 2}
+    rng = np.random.default_rng(seed)
+    rows, files = [], {"faces": [], "is10": [], "shortterm": [], "maps": []}
+    for split, count in per_class.items():
+        for class_index, label in enumerate(CLASSES):
+            for k in range(count):
+                clip_id = f"{split}_{label}_{k:02d}"
+                rows.append({"clip_id": clip_id, "split": split, "label": label, "path": f"{clip_id}.mp4",
+                             "dataset": "synthetic", "duration_s": n_timeline / 60, "fps": 30.0,
+                             "n_frames": n_timeline // 2, "width": 64, "height": 64, "has_audio": True})
+                status = ("quarantined", f"{clip_id}: synthetic quarantine") if clip_id in quarantine else ("ok", "")
+                files["faces"].append(_write_faces(root / "faces" / "a" / f"{clip_id}.h5", class_index, face_size,
+                                                   n_timeline, rng, status))
+                files["is10"].append(_write_array(root / "audio" / "is10" / f"{clip_id}.h5", "features",
+                                                  _signal((IS10_DIM,), class_index, rng), status))
+                n = int(rng.integers(12, 40))
+                files["shortterm"].append(_write_array(root / "audio" / "shortterm" / f"{clip_id}.h5", "features",
+                                                       _signal((n, N_SHORT_TERM_FEATURES), class_index, rng), status))
+                maps = _signal((int(rng.integers(8, 12)), AUDIO_MAP_SIZE, AUDIO_MAP_SIZE), class_index, rng)
+                files["maps"].append(_write_array(root / "audio" / "maps" / f"{clip_id}.h5", "maps", maps, status))
+    manifest = root / "manifest.tsv"
+    write_tsv(manifest, MANIFEST_COLUMNS, rows)
+    files["manifest"] = [manifest]
+    return files
+
+
+def _signal(shape: tuple[int, ...], class_index: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise whose last-axis mean pattern depends on the class."""
+    pattern = np.sin(np.arange(shape[-1]) * (class_index + 1) * 0.37) * 1.5
+    return (rng.normal(size=shape) + pattern).astype(np.float32)
+
+
+def _write_faces(path: Path, class_index: int, size: int, n_timeline: int, rng: np.random.Generator,
+                 status: tuple[str, str]) -> Path:
+    n_unique = n_timeline // 2
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    angle = class_index * np.pi / len(CLASSES)
+    base = 0.5 + 0.5 * np.sin(8 * (np.cos(angle) * xx + np.sin(angle) * yy))
+    colour = np.array([1.0, 0.5 + 0.07 * class_index, 1.0 - 0.1 * class_index])
+    faces = base[None, :, :, None] * colour * 200 + rng.normal(0, 25, size=(n_unique, size, size, 3))
+    faces = faces.clip(0, 255).astype(np.uint8)
+    timeline = np.repeat(np.arange(n_unique, dtype=np.int32), 2)[:n_timeline]
+    timeline[rng.random(n_timeline) < 0.1] = -1  # frames without a detected face
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        handle["faces"] = faces
+        handle["frame_index"] = np.arange(n_unique, dtype=np.int32)
+        handle["timeline"] = timeline
+        set_status(handle, *status)
+    return path
+
+
+def _write_array(path: Path, key: str, values: np.ndarray, status: tuple[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        handle[key] = values
+        set_status(handle, *status)
+    return path

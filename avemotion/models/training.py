@@ -1,0 +1,265 @@
+"""A seeded, resumable, step-based training loop shared by the deep models (paper 2.1, 2.3, 2.4).
+
+Determinism and resume: batch `step` of stage `s` draws its clip indices, random windows and dropout
+masks from generators seeded by (seed, s, step) only, and the learning rate is a pure function of
+the step (step decay). A checkpoint holds the model, the optimizer state and the log; so a job killed
+after step k and restarted continues exactly as an uninterrupted run would (tested on CPU).
+
+Checkpoints go to `resume.pt` beside the final checkpoint every `checkpoint_every` steps (temporary
+file + rename) and carry a fingerprint of the settings and training clips: a resume file written
+under other settings is ignored, never silently continued.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..artifacts import atomic_output
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ("stage", "step", "lr", "loss", "accuracy")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """`models.training` of config.yaml (none of these are paper values)."""
+
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    num_workers: int = 0
+    checkpoint_every: int = 50
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+
+    @classmethod
+    def from_config(cls, block: dict, threads: int = 0) -> "TrainSettings":
+        return cls(seed=int(block["seed"]), device=str(block["device"]), num_workers=int(block["num_workers"]),
+                   checkpoint_every=int(block["checkpoint_every"]), threads=threads)
+
+
+@dataclass
+class Stage:
+    """One training stage: a model built from the previous stage's model, trained on a dataset."""
+
+    name: str
+    build: Callable[[nn.Module | None], nn.Module]
+    dataset: Dataset
+    iterations: int
+    batch_size: int
+    lr: float
+    param_groups: Callable[[nn.Module, float], list[dict]] | None = None
+    optimizer: str = "sgd"  # sgd | adam
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step_iterations: int = 0  # 0 = constant learning rate
+    lr_gamma: float = 0.1
+    collate_fn: Callable | None = None
+
+
+def select_device(preference: str) -> torch.device:
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("models.training.device is 'cuda' but no CUDA device is available")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.cuda.is_available():
+        torch.backends.cudnn.benchmark = False
+
+
+def step_seed(seed: int, stage_index: int, step: int) -> int:
+    return int(np.random.default_rng([seed, stage_index, step + 1, 1]).integers(0, 2**62))
+
+
+def learning_rate(base_lr: float, step: int, step_iterations: int, gamma: float) -> float:
+    """Paper 2.4: lr divided by 10 every 3000 iterations (step decay; constant if step_iterations=0)."""
+    return base_lr * (gamma ** (step // step_iterations) if step_iterations > 0 else 1.0)
+
+
+class StepBatches(Sampler):
+    """Yields, for steps [first, last), the batch of (step, index) pairs drawn from (seed, stage, step).
+
+    Passing the step with each index lets datasets with random windows (`StepSeeded`) draw them
+    from the step too, also inside loader worker processes."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, stage_index: int, first: int, last: int) -> None:
+        self.n_items, self.batch_size, self.seed, self.stage_index = n_items, batch_size, seed, stage_index
+        self.first, self.last = first, last
+
+    def __len__(self) -> int:
+        return self.last - self.first
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.first, self.last):
+            rng = np.random.default_rng([self.seed, self.stage_index, step])
+            indices = rng.choice(self.n_items, size=self.batch_size, replace=self.n_items < self.batch_size)
+            yield [(step, int(i)) for i in indices]
+
+
+class StepIndexed(Dataset):
+    """Routes (step, index) keys to a dataset, telling step-seeded datasets the step first."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        step, index = key
+        if hasattr(self.dataset, "step"):
+            self.dataset.step = step
+        return self.dataset[index]
+
+
+def make_loader(stage: Stage, settings: TrainSettings, stage_index: int, first: int, device: torch.device) -> DataLoader:
+    sampler = StepBatches(len(stage.dataset), stage.batch_size, settings.seed, stage_index, first, stage.iterations)
+    workers = settings.num_workers
+    return DataLoader(
+        StepIndexed(stage.dataset), batch_sampler=sampler, num_workers=workers,
+        collate_fn=stage.collate_fn, pin_memory=device.type == "cuda",
+        persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+    )
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    return batch
+
+
+def forward(model: nn.Module, inputs: Any) -> torch.Tensor:
+    return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (issue 5 item 6); full fp32 on CPU for exact reproducibility."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(stage: Stage, model: nn.Module) -> torch.optim.Optimizer:
+    groups = stage.param_groups(model, stage.lr) if stage.param_groups else [
+        {"params": list(model.parameters()), "lr": stage.lr, "lr_multiplier": 1.0, "name": "all"}]
+    if stage.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=stage.lr, weight_decay=stage.weight_decay)
+    return torch.optim.SGD(groups, lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_output(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def load_resume(path: Path, expected_fingerprint: str) -> dict | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("fingerprint") != expected_fingerprint:
+        log.warning("ignoring %s: written under other settings or data", path)
+        return None
+    return state
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    log_rows: list[dict] = field(default_factory=list)
+    device: torch.device = torch.device("cpu")
+
+
+def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Path, run_fingerprint: str,
+               stop_after_steps: int | None = None) -> TrainResult:
+    """Train the stages in order, resuming from `resume_path` when it matches `run_fingerprint`.
+
+    `stop_after_steps` (tests only) stops the whole run after that many optimisation steps in this
+    call, after writing a checkpoint, as a killed job would leave it.
+    """
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    seed_everything(settings.seed)
+    device = select_device(settings.device)
+    state = load_resume(resume_path, run_fingerprint)
+    start_stage, start_step = (state["stage_index"], state["step"]) if state else (0, 0)
+    log_rows: list[dict] = list(state["log"]) if state else []
+    steps_done = 0
+    model: nn.Module | None = None
+    for stage_index, stage in enumerate(stages):
+        torch.manual_seed(step_seed(settings.seed, stage_index, -1))
+        model = stage.build(model).to(device)
+        if state and stage_index == state["model_stage"]:
+            model.load_state_dict(state["model"])
+        if stage_index < start_stage:
+            continue
+        optimizer = make_optimizer(stage, model)
+        first = 0
+        if state and stage_index == start_stage and state["optimizer"]:
+            optimizer.load_state_dict(state["optimizer"])
+            first = start_step
+        if stage.iterations == 0 or len(stage.dataset) == 0:
+            log.info("stage %s: nothing to train (iterations=%d, items=%d)", stage.name, stage.iterations,
+                     len(stage.dataset))
+            continue
+        log.info("stage %s: steps %d..%d, %d items, device %s", stage.name, first, stage.iterations,
+                 len(stage.dataset), device)
+        model.train()
+        loss_fn = nn.CrossEntropyLoss()
+        step = first
+        for batch in make_loader(stage, settings, stage_index, first, device):
+            inputs, targets = to_device(batch[0], device), to_device(batch[1], device)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(stage.lr, step, stage.lr_step_iterations, stage.lr_gamma) * group["lr_multiplier"]
+            torch.manual_seed(step_seed(settings.seed, stage_index, step))
+            with autocast(device):
+                logits = forward(model, inputs)
+                loss = loss_fn(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            accuracy = (logits.argmax(1) == targets).float().mean().item()
+            log_rows.append({"stage": stage.name, "step": step,
+                             "lr": learning_rate(stage.lr, step, stage.lr_step_iterations, stage.lr_gamma),
+                             "loss": float(loss.item()), "accuracy": accuracy})
+            step += 1
+            steps_done += 1
+            finished_stage = step == stage.iterations
+            interrupted = stop_after_steps is not None and steps_done >= stop_after_steps
+            if step % settings.checkpoint_every == 0 or interrupted or finished_stage:
+                next_stage, next_step = (stage_index + 1, 0) if finished_stage else (stage_index, step)
+                save_checkpoint(resume_path, {
+                    "fingerprint": run_fingerprint, "stage_index": next_stage, "step": next_step,
+                    "model_stage": stage_index, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict() if not finished_stage else {},
+                    "log": log_rows,
+                })
+            if interrupted:
+                raise TrainingInterrupted(step)
+    model.eval()
+    return TrainResult(model=model, log_rows=log_rows, device=device)
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by `run_stages(stop_after_steps=...)`: the run stopped as a killed job would."""

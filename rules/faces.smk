@@ -1,0 +1,88 @@
+# Face stage (paper 2.1): per clip and face track, the subject's face in every unique source frame,
+# aligned by its eye corners, as an HDF5 face stack on the 60-fps timeline; per-track index; QC.
+from avemotion.constants import SPLITS
+from avemotion.video import track_settings
+
+
+rule faces:
+    input:
+        clip=clip_path,
+        timeline="results/media/{clip}.timeline.json",
+    output:
+        stack="results/faces/{track}/{clip}.h5",
+    log:
+        "results/logs/faces/{track}/{clip}.log",
+    benchmark:
+        "results/benchmarks/faces/{track}/{clip}.tsv"
+    params:
+        # only this track's settings: editing track A's block reruns track A's jobs only
+        faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
+    conda:
+        "../envs/faces.yaml"
+    group:
+        "per_clip"
+    threads: 2
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    script:
+        "../workflow_scripts/faces.py"
+
+
+rule faces_index:
+    input:
+        manifest="results/manifest.tsv",
+        stacks=per_clip("results/faces/{track}/{clip}.h5"),
+    output:
+        index="results/faces/{track}/index.tsv",
+    log:
+        "results/logs/faces_index/{track}.log",
+    benchmark:
+        "results/benchmarks/faces_index/{track}.tsv"
+    conda:
+        "../envs/faces.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../workflow_scripts/faces_index.py"
+
+
+rule faces_qc:
+    input:
+        manifest="results/manifest.tsv",
+        stacks_a=per_clip("results/faces/a/{clip}.h5"),
+        stacks_b=per_clip("results/faces/b/{clip}.h5"),
+    output:
+        montage_train=report(
+            "results/faces/qc/montage_train.png", caption="../report/faces_montage.rst", category="Faces"
+        ),
+        montage_val=report(
+            "results/faces/qc/montage_val.png", caption="../report/faces_montage.rst", category="Faces"
+        ),
+        montage_test=report(
+            "results/faces/qc/montage_test.png", caption="../report/faces_montage.rst", category="Faces"
+        ),
+        detection=report(
+            "results/faces/qc/detection.tsv", caption="../report/faces_detection.rst", category="Faces"
+        ),
+    log:
+        "results/logs/faces_qc/faces_qc.log",
+    benchmark:
+        "results/benchmarks/faces_qc/faces_qc.tsv"
+    conda:
+        "../envs/faces.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../workflow_scripts/faces_qc.py"
+
+
+FINAL_TARGETS.extend(
+    expand("results/faces/{track}/index.tsv", track=["a", "b"])
+    + expand("results/faces/qc/montage_{split}.png", split=SPLITS)
+    + ["results/faces/qc/detection.tsv"]
+)

@@ -1,0 +1,335 @@
+"""Face stage (paper 2.1): alignment of real photos under known transforms, HDF5 layout and the
+60-fps timeline's -1 frames, no-face clips, several faces in a frame, the dataset's own crops."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import h5py
+import matplotlib
+import numpy as np
+import pytest
+import skimage.data
+
+from avemotion.artifacts import read_tsv
+from avemotion.constants import VGG_INPUT_SIZE
+from avemotion.video import (
+    DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_track, extract_faces_from_dataset,
+    extract_faces_from_video, find_dataset_face_images, prefetch, read_face_stack, similarity_transform,
+    track_settings,
+)
+
+CANVAS = (480, 640)  # height, width (even: yuv420p)
+
+
+def grace_hopper() -> np.ndarray:
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+PHOTOS = {
+    # photo, its eye midpoint in the photo (pixels, from dlib's 68-point model)
+    "astronaut": (skimage.data.astronaut(), (225.0, 103.0)),
+    "grace_hopper": (grace_hopper(), (267.0, 195.0)),
+}
+
+
+def cluttered_background(seed: int) -> np.ndarray:
+    """Random rectangles and lines over a real texture: edges everywhere, no face."""
+    rng = np.random.default_rng(seed)
+    height, width = CANVAS
+    texture = cv2.resize(skimage.data.coffee(), (width, height))
+    canvas = (texture * 0.6).astype(np.uint8)
+    for _ in range(40):
+        x, y = rng.integers(0, width), rng.integers(0, height)
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        cv2.rectangle(canvas, (int(x), int(y)), (int(x + rng.integers(10, 80)), int(y + rng.integers(10, 80))), color, -1)
+        cv2.line(canvas, (int(x), int(y)), (int(rng.integers(0, width)), int(rng.integers(0, height))), color, 2)
+    return canvas
+
+
+def place_photo(canvas: np.ndarray, photo: np.ndarray, eye_mid: tuple[float, float], angle: float, scale: float,
+                center: tuple[float, float], radius: float = 230.0) -> np.ndarray:
+    """Paste a disc of ``photo`` around the eyes, rotated by ``angle`` degrees and scaled by ``scale``
+    about the eye midpoint, which lands on ``center`` (a known similarity transform)."""
+    matrix = cv2.getRotationMatrix2D(eye_mid, angle, scale)
+    matrix[:, 2] += np.asarray(center) - np.asarray(eye_mid)
+    height, width = canvas.shape[:2]
+    warped = cv2.warpAffine(photo, matrix, (width, height))
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    cv2.circle(mask, (int(eye_mid[0]), int(eye_mid[1]) + 40), int(radius), 255, -1)
+    warped_mask = cv2.warpAffine(mask, matrix, (width, height)) > 127
+    out = canvas.copy()
+    out[warped_mask] = warped[warped_mask]
+    return out
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "12", "preset": "veryfast"})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def timeline_for(clip_id: str, n_frames: int, fps: float = 25.0) -> Timeline:
+    """The media stage's 60-fps map of an ``n_frames`` clip at ``fps``."""
+    n_timeline = int(np.floor(n_frames / fps * 60))
+    timeline = np.minimum(np.floor(np.arange(n_timeline) * fps / 60 + 1e-9).astype(int), n_frames - 1)
+    return Timeline(clip_id=clip_id, source_fps=fps, timeline=timeline, unique_frames=np.unique(timeline))
+
+
+def write_timeline(path: Path, timeline: Timeline) -> Path:
+    path.write_text(json.dumps({
+        "clip_id": timeline.clip_id, "source_fps": timeline.source_fps, "n_source_frames": int(timeline.unique_frames.max()) + 1,
+        "width": CANVAS[1], "height": CANVAS[0], "duration_s": 0.0, "timeline_fps": 60,
+        "timeline": timeline.timeline.tolist(), "unique_frames": timeline.unique_frames.tolist(),
+    }))
+    return path
+
+
+# (angle degrees, scale, eye midpoint in the canvas): up to +-30 degrees, scale 0.5-1.5, shifted
+TRANSFORMS = [(0.0, 1.0, (320, 220)), (-30.0, 0.7, (250, 200)), (30.0, 1.3, (380, 230)),
+              (15.0, 0.5, (420, 160)), (-20.0, 1.5, (300, 210))]
+
+
+@pytest.fixture(scope="module")
+def analyzers():
+    made = {"a": MediaPipeFaces(min_detection_confidence=0.5), "b": DlibFaces(detect_scale=1.0, upsample=1)}
+    yield made
+    for analyzer in made.values():
+        analyzer.close()
+
+
+@pytest.fixture(scope="module")
+def transformed_clips(tmp_path_factory):
+    """One clip per photo: a frame per known transform, each on its own cluttered background."""
+    folder = tmp_path_factory.mktemp("transformed")
+    clips = {}
+    for name, (photo, eye_mid) in PHOTOS.items():
+        frames = [place_photo(cluttered_background(i), photo, eye_mid, angle, scale, center)
+                  for i, (angle, scale, center) in enumerate(TRANSFORMS)]
+        clips[name] = write_clip(folder / f"{name}.mp4", frames)
+    return clips
+
+
+@pytest.mark.parametrize("track", ["a", "b"])
+@pytest.mark.parametrize("photo", sorted(PHOTOS))
+def test_aligned_crops_of_transformed_copies_coincide(track, photo, analyzers, transformed_clips, tmp_path):
+    analyzer = analyzers[track]
+    n = len(TRANSFORMS)
+    timeline = Timeline(photo, 25.0, np.repeat(np.arange(n), 2), np.arange(n))
+    result = extract_faces_from_video(transformed_clips[photo], timeline, tmp_path / "faces.h5", analyzer,
+                                      VGG_INPUT_SIZE, track)
+    assert result.n_faces == n, f"track {track} found {result.n_faces} of {n} copies of {photo}"
+    crops = read_face_stack(tmp_path / "faces.h5").faces
+    # eye corners re-detected on the aligned crops agree (the re-detection's own jitter is ~ 2-3 px)
+    corners = []
+    for crop in crops:
+        detections = analyzer.detect(crop)
+        assert detections, f"no face re-detected on an aligned crop of {photo}"
+        corners.append(analyzer.landmarks(crop, max(detections, key=lambda d: d.area)).eye_corners)
+    corners = np.array(corners)
+    spread = np.linalg.norm(corners - corners.mean(axis=0), axis=2)
+    assert spread.max() <= 3.0, f"eye corners differ by up to {spread.max():.1f} px at 224 px"
+    # ... and near the template they were aligned to
+    assert np.abs(corners.mean(axis=0) - eye_corner_template(VGG_INPUT_SIZE)).max() < 8.0
+    grey = np.array([cv2.cvtColor(c, cv2.COLOR_RGB2GRAY).astype(float).ravel() for c in crops])
+    mean = grey.mean(axis=0)
+    correlations = [np.corrcoef(g, mean)[0, 1] for g in grey]
+    assert min(correlations) >= 0.9, f"crop correlations with their mean: {np.round(correlations, 3)}"
+
+
+def test_similarity_transform_recovers_known_transform():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 100, (4, 2))
+    angle, scale, shift = np.deg2rad(25), 1.7, np.array([12.0, -5.0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = similarity_transform(points, points @ rotation.T + shift)
+    np.testing.assert_allclose(matrix[:, :2], rotation, atol=1e-9)
+    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-9)
+
+
+def test_hdf5_layout_and_timeline_marks_frames_without_face(analyzers, tmp_path):
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    background = cluttered_background(7)
+    with_face = place_photo(background, photo, eye_mid, 5.0, 0.9, (320, 220))
+    has_face = [True, True, False, False, True, False, True, True]
+    clip = write_clip(tmp_path / "gaps.mp4", [with_face if f else background for f in has_face])
+    timeline = timeline_for("gaps", len(has_face))
+    write_timeline(tmp_path / "gaps.timeline.json", timeline)
+    settings = track_settings({"size": 64, "min_detection_confidence": 0.5,
+                               "track_a": {"method": "mediapipe", "model_selection": 1}}, "a")
+    out = tmp_path / "a" / "gaps.h5"
+    result = extract_face_track(clip, tmp_path / "gaps.timeline.json", out, settings, "a")
+    assert result.status == "ok" and result.n_faces == sum(has_face)
+    with h5py.File(out, "r") as handle:
+        assert handle["faces"].dtype == np.uint8 and handle["faces"].shape == (5, 64, 64, 3)
+        assert handle["faces"].compression in ("gzip", "lzf") and handle["faces"].chunks == (1, 64, 64, 3)
+        np.testing.assert_array_equal(handle["frame_index"][:], [0, 1, 4, 6, 7])
+        assert handle["frame_index"].dtype == np.int32 and handle["timeline"].dtype == np.int32
+        assert handle["landmarks"].shape == (5, 478, 2) and handle["landmarks"].dtype == np.float32
+        assert handle["eye_corners"].shape == (5, 4, 2) and handle["scores"].shape == (5,)
+        assert np.all(handle["scores"][:] > 0.5)
+        timeline_rows = handle["timeline"][:]
+        attrs = dict(handle.attrs)
+    # never dropped or shifted: one entry per 60-fps frame, -1 exactly where the source frame has no face
+    assert len(timeline_rows) == len(timeline.timeline)
+    row_of_frame = {0: 0, 1: 1, 4: 2, 6: 3, 7: 4}
+    expected = [row_of_frame.get(int(f), -1) for f in timeline.timeline]
+    np.testing.assert_array_equal(timeline_rows, expected)
+    assert attrs["status"] == "ok" and attrs["method"] == "mediapipe" and attrs["size"] == 64
+    assert json.loads(attrs["versions"])["mediapipe"] == "0.10.21"
+    assert attrs["detection_rate"] == pytest.approx(5 / 8)
+
+
+def test_clip_without_face_is_quarantined(analyzers, tmp_path):
+    frames = [cluttered_background(i) for i in range(6)]
+    clip = write_clip(tmp_path / "empty.mp4", frames)
+    timeline = timeline_for("empty", len(frames))
+    result = extract_faces_from_video(clip, timeline, tmp_path / "empty.h5", analyzers["b"], 64, "b")
+    assert result.status == "quarantined"
+    with h5py.File(tmp_path / "empty.h5", "r") as handle:
+        assert handle.attrs["status"] == "quarantined"
+        assert handle.attrs["reason"] == "clip empty: no face detected in any of 6 frames (track b, dlib)"
+        assert handle["faces"].shape == (0, 64, 64, 3)
+        assert np.all(handle["timeline"][:] == -1) and len(handle["timeline"]) == len(timeline.timeline)
+
+
+def test_undecodable_clip_is_quarantined_not_a_crash(analyzers, tmp_path):
+    clip = tmp_path / "broken.mp4"
+    clip.write_bytes(b"not a video at all" * 100)
+    result = extract_faces_from_video(clip, timeline_for("broken", 5), tmp_path / "broken.h5", analyzers["a"], 64)
+    assert result.status == "quarantined" and "broken" in result.reason and "decoded" in result.reason
+
+
+@pytest.mark.parametrize("track", ["a", "b"])
+def test_several_faces_keep_the_subject(track, analyzers, tmp_path):
+    """Grace Hopper is the subject (largest, in every frame); a smaller astronaut stands beside her, and in
+    one frame a larger one passes by: the subject stays Grace Hopper."""
+    grace, grace_eyes = PHOTOS["grace_hopper"]
+    astronaut, astronaut_eyes = PHOTOS["astronaut"]
+    subject_center = (200, 230)
+    frames = []
+    for i in range(5):
+        canvas = place_photo(cluttered_background(20 + i), grace, grace_eyes, 0.0, 0.8, subject_center, radius=170)
+        bystander_scale = 2.2 if i == 3 else 1.0  # frame 3: the passer-by's face is larger than hers
+        frames.append(place_photo(canvas, astronaut, astronaut_eyes, 0.0, bystander_scale, (480, 200), radius=70))
+    clip = write_clip(tmp_path / "two.mp4", frames)
+    result = extract_faces_from_video(clip, timeline_for("two", 5), tmp_path / "two.h5", analyzers[track], 64, track)
+    assert result.n_faces == 5
+    with h5py.File(tmp_path / "two.h5", "r") as handle:
+        eye_mids = handle["eye_corners"][:].mean(axis=1)
+    assert np.all(np.abs(eye_mids - np.array(subject_center)).max(axis=1) < 25), eye_mids
+
+
+def test_frames_past_the_end_of_the_video_count_as_without_face(analyzers, tmp_path):
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    clip = write_clip(tmp_path / "short.mp4", [place_photo(cluttered_background(3), photo, eye_mid, 0, 0.9, (320, 220))] * 3)
+    timeline = timeline_for("short", 5)  # claims 5 frames, the file has 3
+    result = extract_faces_from_video(clip, timeline, tmp_path / "short.h5", analyzers["a"], 64)
+    assert result.status == "ok" and result.n_faces == 3 and result.n_unique_frames == 5
+    stack = read_face_stack(tmp_path / "short.h5")
+    assert np.all(stack.timeline[timeline.timeline >= 3] == -1) and np.all(stack.timeline[timeline.timeline < 3] >= 0)
+
+
+def test_dataset_face_crops(tmp_path):
+    """Track B from the dataset's own crops: ``<dir>/<split>/<Emotion>/<clip_id>/<frame>.png``."""
+    folder = tmp_path / "Faces" / "Train" / "Angry" / "000123"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for frame in (0, 2, 3):
+        cv2.imwrite(str(folder / f"{frame:05d}.png"), rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    (folder / "notes.txt").write_text("ignored")
+    assert sorted(find_dataset_face_images(tmp_path / "Faces", "000123")) == [0, 2, 3]
+    timeline = timeline_for("000123", 5)
+    settings = track_settings({"size": 32, "min_detection_confidence": 0.5,
+                               "track_b": {"method": "dlib", "dataset_faces_dir": str(tmp_path / "Faces")}}, "b")
+    assert settings["method_settings"]["method"] == "dataset"
+    write_timeline(tmp_path / "t.json", timeline)
+    result = extract_face_track("unused.mp4", tmp_path / "t.json", tmp_path / "b.h5", settings, "b")
+    assert result.status == "ok" and result.n_faces == 3
+    stack = read_face_stack(tmp_path / "b.h5")
+    assert stack.faces.shape == (3, 32, 32, 3)
+    np.testing.assert_array_equal(stack.frame_index, [0, 2, 3])
+    np.testing.assert_array_equal(stack.timeline, [{0: 0, 2: 1, 3: 2}.get(int(f), -1) for f in timeline.timeline])
+    missing = extract_faces_from_dataset(tmp_path / "Faces", timeline_for("999", 4), tmp_path / "m.h5", 32)
+    assert missing.status == "quarantined" and "999" in missing.reason
+
+
+def test_track_settings_separate_the_tracks():
+    faces = {"size": 64, "min_detection_confidence": 0.5, "track_a": {"method": "mediapipe", "model_selection": 1},
+             "track_b": {"method": "dlib", "detect_scale": 0.5, "upsample": 0, "dataset_faces_dir": ""}}
+    a, b = track_settings(faces, "a"), track_settings(faces, "b")
+    assert a["method_settings"] == {"method": "mediapipe", "model_selection": 1}
+    assert b["method_settings"] == {"method": "dlib", "detect_scale": 0.5, "upsample": 0}
+    changed = dict(faces, track_a={"method": "mediapipe", "model_selection": 0})
+    assert track_settings(changed, "b") == b and track_settings(changed, "a") != a
+
+
+def test_prefetch_passes_reader_errors_and_keeps_order():
+    assert list(prefetch(iter(range(50)), maxsize=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise RuntimeError("decoder broke")
+
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        list(prefetch(failing()))
+
+
+@pytest.mark.slow
+def test_demo_run_faces(demo_run):
+    """Demo corpus: both tracks' stacks, indices, montages; detection rate >= 95 % of frames."""
+    faces = demo_run.results / "faces"
+    for track in ("a", "b"):
+        rows = read_tsv(faces / track / "index.tsv")
+        assert rows and all((faces / track / f"{r['clip_id']}.h5").is_file() for r in rows)
+        n_unique = sum(int(r["n_unique_frames"]) for r in rows)
+        n_faces = sum(int(r["n_faces"]) for r in rows)
+        assert n_faces >= 0.95 * n_unique, f"track {track}: faces in {n_faces} of {n_unique} frames"
+    for split in ("train", "val", "test"):
+        assert (faces / "qc" / f"montage_{split}.png").stat().st_size > 0
+    assert read_tsv(faces / "qc" / "detection.tsv")
+
+
+@pytest.mark.slow
+def test_editing_face_settings_reruns_only_face_jobs(demo_run):
+    """Changing track A's detector setting reruns track A's face jobs (and what reads them), no audio
+    or media job, and no track B face job."""
+    import yaml
+
+    from conftest import merge_config, run_snakemake
+
+    edited = merge_config(demo_run.config, {"faces": {"track_a": {"model_selection": 0}}})
+    configfile = demo_run.workdir / "config_faces_edited.yaml"
+    configfile.write_text(yaml.safe_dump(edited, sort_keys=False))
+    dry = run_snakemake(demo_run.workdir, "-n", configfile=configfile)
+    outputs = [line.split("output:", 1)[1] for line in (dry.stdout + dry.stderr).splitlines() if "output:" in line]
+    assert any("results/faces/a/" in line for line in outputs), "track A face jobs should rerun"
+    for line in outputs:
+        for untouched in ("results/faces/b/", "results/audio/", "results/media/"):
+            assert untouched not in line, f"{line.strip()} would rerun after a track A edit"
+
+
+def test_following_the_subject_between_detections_matches_detecting_every_frame(analyzers, tmp_path):
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    background = cluttered_background(11)
+    frames = [place_photo(background, photo, eye_mid, 2.0 * i, 0.8 + 0.01 * i, (280 + 6 * i, 220 + 2 * i))
+              for i in range(10)]
+    clip = write_clip(tmp_path / "moving.mp4", frames)
+    timeline = timeline_for("moving", len(frames))
+    corners = {}
+    for every in (1, 4):
+        result = extract_faces_from_video(clip, timeline, tmp_path / f"{every}.h5", analyzers["a"], 64,
+                                          redetect_every=every)
+        assert result.n_faces == len(frames)
+        with h5py.File(tmp_path / f"{every}.h5", "r") as handle:
+            corners[every] = handle["eye_corners"][:]
+    assert np.abs(corners[1] - corners[4]).max() < 3.0

@@ -1,0 +1,246 @@
+"""Decision fusion (paper 3.2): simplex grid, known optima, tie rules, artifacts, refit mode."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from avemotion.artifacts import read_predictions, write_predictions
+from avemotion.constants import CLASSES
+from avemotion.fusion import (
+    align_predictions,
+    choose_weights,
+    evaluate_grid,
+    grid_resolution,
+    grid_search_weights,
+    run_fusion,
+    simplex_grid,
+)
+from avemotion.metrics import label_indices
+
+MODELS = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
+
+
+def one_hot_probs(classes, confidence=0.9):
+    """Probabilities peaked on the given class indices."""
+    probs = np.full((len(classes), 7), (1 - confidence) / 6)
+    probs[np.arange(len(classes)), classes] = confidence
+    return probs
+
+
+def rows_for(model_probs, labels, splits, clip_ids=None):
+    clip_ids = clip_ids or [f"clip{i:03d}" for i in range(len(labels))]
+    return [
+        {"clip_id": c, "split": s, "label": l, "probs": p, "status": "ok", "reason": ""}
+        for c, s, l, p in zip(clip_ids, splits, labels, model_probs)
+    ]
+
+
+def test_simplex_grid_has_every_point_once():
+    grid = simplex_grid(5, 0.05)
+    assert grid.shape == (10626, 5) == (math.comb(24, 4), 5)
+    assert (grid.sum(axis=1) == 20).all() and (grid >= 0).all()
+    assert len(np.unique(grid, axis=0)) == len(grid)
+    assert simplex_grid(1, 0.25).tolist() == [[4]]
+    assert sorted(map(tuple, simplex_grid(2, 0.5))) == [(0, 2), (1, 1), (2, 0)]
+
+
+@pytest.mark.parametrize("step", [0.0, -0.1, 0.3, 1.5])
+def test_grid_step_must_divide_one(step):
+    with pytest.raises(ValueError):
+        grid_resolution(step)
+
+
+def test_evaluate_grid_matches_direct_fusion():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(7), size=(3, 40))
+    true = rng.integers(0, 7, 40)
+    weights = simplex_grid(3, 0.25) / 4
+    correct, uars = evaluate_grid(weights, probs, true)
+    for w, c, u in zip(weights, correct, uars):
+        predicted = np.einsum("m,mnc->nc", w, probs).argmax(axis=1)
+        assert c == (predicted == true).sum()
+        recalls = [np.mean(predicted[true == k] == k) for k in np.unique(true)]
+        assert u == pytest.approx(np.mean(recalls))
+
+
+def test_grid_search_agrees_with_brute_force():
+    """On random probabilities the search returns a weight vector with the grid's best accuracy."""
+    rng = np.random.default_rng(5)
+    true = np.arange(40) % 7
+    probs = rng.dirichlet(np.ones(7) * 0.5, size=(3, 40))
+    labels = [CLASSES[k] for k in true]
+    tables = {m: rows_for(probs[i], labels, ["val"] * 40) for i, m in enumerate(MODELS[:3])}
+    result = grid_search_weights(align_predictions(tables), 0.05)
+    best_correct = max(
+        (np.einsum("m,mnc->nc", w, probs).argmax(axis=1) == true).sum() for w in simplex_grid(3, 0.05) / 20
+    )
+    assert result.val_accuracy == pytest.approx(best_correct / 40)
+    fused = np.einsum("m,mnc->nc", result.weights, probs).argmax(axis=1)
+    assert (fused == true).sum() == best_correct
+    assert result.weights.sum() == pytest.approx(1.0)
+
+
+def test_grid_search_needs_two_models_to_reach_the_optimum():
+    """Each model alone classifies 5 of 10 clips; an equal-ish mixture gets all 10."""
+    true = np.array([0, 1, 2, 3, 4, 5, 6, 0, 1, 2])
+    other = (true + 3) % 7
+    p_a = np.full((10, 7), 0.0); p_b = np.full((10, 7), 0.0)
+    for i in range(10):
+        if i < 5:   # model A right (0.7 vs 0.3), model B wrong but unsure (0.45 vs 0.55)
+            p_a[i, true[i]], p_a[i, other[i]] = 0.7, 0.3
+            p_b[i, true[i]], p_b[i, other[i]] = 0.45, 0.55
+        else:       # model B right (0.7), model A wrong but unsure
+            p_b[i, true[i]], p_b[i, other[i]] = 0.7, 0.3
+            p_a[i, true[i]], p_a[i, other[i]] = 0.45, 0.55
+    p_c = one_hot_probs(other)  # a confidently wrong third model must get weight 0
+    labels = [CLASSES[k] for k in true]
+    tables = {"vgg_lstm_a": rows_for(p_a, labels, ["val"] * 10),
+              "vgg_lstm_b": rows_for(p_b, labels, ["val"] * 10),
+              "audio_svm": rows_for(p_c, labels, ["val"] * 10)}
+    result = grid_search_weights(align_predictions(tables), 0.05)
+    assert result.val_accuracy == 1.0 and result.val_uar == 1.0
+    assert result.weights[2] == 0.0
+    # Margins: right when w_A*0.4 > w_B*0.1 and w_B*0.4 > w_A*0.1, i.e. 0.2 < w_A < 0.8 (open).
+    assert 0.2 < result.weights[0] < 0.8
+    assert result.equal_val_accuracy < 1.0  # the wrong third model spoils equal weights
+
+
+def test_tie_rules_accuracy_then_uar_then_fewer_models():
+    grid = np.array([[20, 0, 0], [10, 10, 0], [0, 10, 10], [5, 5, 10], [0, 0, 20]])
+    correct = np.array([8, 9, 9, 9, 7])
+    uars = np.array([0.9, 0.5, 0.7, 0.7, 0.1])
+    # accuracy ties among 1, 2, 3; UAR ties among 2 and 3; fewer models: 2.
+    assert choose_weights(correct, uars, grid) == 2
+    assert choose_weights(np.array([8, 9, 9, 9, 7]), np.array([0, 0.8, 0.7, 0.7, 0]), grid) == 1
+    # Full tie: the first of the fewest-model points.
+    assert choose_weights(np.array([5] * 5), np.array([0.5] * 5), grid) == 0
+
+
+def test_tie_by_fewer_models_in_the_search():
+    """Two identical perfect models: every mixture is perfect, so a single model (weight 1) wins."""
+    true = np.array([0, 1, 2, 3, 4, 5, 6])
+    probs = one_hot_probs(true)
+    labels = [CLASSES[k] for k in true]
+    tables = {m: rows_for(probs, labels, ["val"] * 7) for m in MODELS[:2]}
+    result = grid_search_weights(align_predictions(tables), 0.05)
+    assert sorted(result.weights.tolist()) == [0.0, 1.0]
+
+
+def _write_model_tables(tmp_path, probs_by_model, labels, splits, directory="predictions"):
+    paths = {}
+    for model, probs in probs_by_model.items():
+        path = tmp_path / directory / f"{model}.tsv"
+        write_predictions(path, rows_for(probs, labels, splits))
+        paths[model] = path
+    return paths
+
+
+def _constructed_corpus(seed=0, n_val=35, n_test=21):
+    """Five models of varying quality; the first two are complementary."""
+    rng = np.random.default_rng(seed)
+    true = np.concatenate([np.arange(n_val) % 7, np.arange(n_test) % 7])
+    splits = ["val"] * n_val + ["test"] * n_test
+    labels = [CLASSES[k] for k in true]
+    labels[-1] = ""  # an unlabelled test clip
+    probs_by_model = {}
+    for m, model in enumerate(MODELS):
+        logits = rng.normal(size=(len(true), 7))
+        logits[np.arange(len(true)), true] += 1.5 - 0.25 * m
+        probs_by_model[model] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probs_by_model, labels, splits
+
+
+def test_run_fusion_writes_artifacts(tmp_path):
+    probs_by_model, labels, splits = _constructed_corpus()
+    probs_by_model["audio_svm"][3] = 1 / 7  # a quarantined row carries uniform probabilities
+    paths = _write_model_tables(tmp_path, probs_by_model, labels, splits)
+    rows = read_predictions(paths["audio_svm"])
+    rows[3]["status"], rows[3]["reason"] = "quarantined", "clip clip003: no audio stream"
+    write_predictions(paths["audio_svm"], rows)
+    result = run_fusion(paths, tmp_path / "fusion" / "weights.json", tmp_path / "predictions" / "fusion.tsv",
+                        tmp_path / "metrics" / "fusion.json", grid_step=0.1)
+    weights = json.loads((tmp_path / "fusion" / "weights.json").read_text())
+    assert weights["models"] == list(MODELS) and weights["grid_step"] == 0.1
+    assert weights["n_grid_points"] == math.comb(14, 4)
+    assert sum(weights["weights"].values()) == pytest.approx(1.0)
+    assert weights["refit"] is False
+    assert weights["val"]["accuracy"] >= weights["equal_weights_val"]["accuracy"]
+    assert weights["gain_over_equal_weights_val"]["accuracy"] == pytest.approx(
+        weights["val"]["accuracy"] - weights["equal_weights_val"]["accuracy"])
+    fused = read_predictions(tmp_path / "predictions" / "fusion.tsv")
+    assert [r["clip_id"] for r in fused] == sorted(r["clip_id"] for r in fused if r["split"] == "val") + \
+        sorted(r["clip_id"] for r in fused if r["split"] == "test")
+    assert len(fused) == len(labels)
+    assert all(np.isclose(r["probs"].sum(), 1.0) for r in fused)
+    metrics = json.loads((tmp_path / "metrics" / "fusion.json").read_text())
+    assert metrics["val"]["accuracy"] == pytest.approx(result.val_accuracy)
+    assert metrics["val"]["n"] == 35 and metrics["test"]["n"] == 20
+    # Fused val accuracy is at least every single model's: each vertex of the simplex is a model.
+    for model, probs in probs_by_model.items():
+        single = (probs[:35].argmax(axis=1) == label_indices(labels[:35])).mean()
+        assert result.val_accuracy >= single, model
+
+
+def test_quarantined_everywhere_stays_quarantined(tmp_path):
+    true = np.arange(7)
+    labels = [CLASSES[k] for k in true]
+    tables = {}
+    for model in MODELS[:2]:
+        rows = rows_for(one_hot_probs(true), labels, ["val"] * 7)
+        rows[2]["probs"] = np.full(7, 1 / 7)
+        rows[2]["status"], rows[2]["reason"] = "quarantined", f"clip clip002: no face ({model})"
+        tables[model] = rows
+    for model, rows in tables.items():
+        write_predictions(tmp_path / f"{model}.tsv", rows)
+    run_fusion({m: tmp_path / f"{m}.tsv" for m in tables}, tmp_path / "w.json", tmp_path / "fusion.tsv",
+               tmp_path / "m.json", grid_step=0.5)
+    fused = {r["clip_id"]: r for r in read_predictions(tmp_path / "fusion.tsv")}
+    assert fused["clip002"]["status"] == "quarantined" and "clip002" in fused["clip002"]["reason"]
+    assert fused["clip001"]["status"] == "ok"
+
+
+def test_left_out_models_and_refit_mode(tmp_path):
+    probs_by_model, labels, splits = _constructed_corpus(seed=2)
+    chosen = {m: probs_by_model[m] for m in ("vgg_lstm_a", "audio_svm")}
+    paths = _write_model_tables(tmp_path, chosen, labels, splits)
+    # Refitted models: test rows only, here perfect, so the fused test accuracy must be 1.
+    test_labels = labels[35:]
+    true_test = np.arange(21) % 7
+    refit_paths = {}
+    for model in chosen:
+        path = tmp_path / "predictions_refit" / f"{model}.tsv"
+        write_predictions(path, rows_for(one_hot_probs(true_test), test_labels, ["test"] * 21,
+                                         clip_ids=[f"clip{i:03d}" for i in range(35, 56)]))
+        refit_paths[model] = path
+    run_fusion(paths, tmp_path / "w.json", tmp_path / "fusion.tsv", tmp_path / "m.json",
+               grid_step=0.05, refit_prediction_paths=refit_paths)
+    weights = json.loads((tmp_path / "w.json").read_text())
+    assert list(weights["weights"]) == ["vgg_lstm_a", "audio_svm"] and weights["refit"] is True
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["test"]["accuracy"] == 1.0 and metrics["test"]["n"] == 20
+    fused = read_predictions(tmp_path / "fusion.tsv")
+    assert sum(r["split"] == "test" for r in fused) == 21 and sum(r["split"] == "val" for r in fused) == 35
+
+
+def test_inconsistent_labels_between_models_are_an_error():
+    true = np.arange(7)
+    labels = [CLASSES[k] for k in true]
+    other = list(labels); other[0] = "SU"
+    tables = {"vgg_lstm_a": rows_for(one_hot_probs(true), labels, ["val"] * 7),
+              "audio_svm": rows_for(one_hot_probs(true), other, ["val"] * 7)}
+    with pytest.raises(ValueError, match="clip000"):
+        align_predictions(tables)
+
+
+def test_missing_clip_is_fused_with_uniform_probabilities():
+    true = np.arange(7)
+    labels = [CLASSES[k] for k in true]
+    rows_a = rows_for(one_hot_probs(true), labels, ["val"] * 7)
+    tables = {"vgg_lstm_a": rows_a, "audio_svm": rows_a[:-1]}
+    aligned = align_predictions(tables)
+    assert len(aligned.clip_ids) == 7
+    assert not aligned.ok[1, 6] and "clip006" in aligned.reasons[1][6]
+    assert np.allclose(aligned.probs[1, 6], 1 / 7)

@@ -1,0 +1,192 @@
+"""Report (paper 3.2, Tables 1-6): metric math by hand, bootstrap intervals, report files, and the
+report of the shared demo run."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from avemotion.artifacts import read_tsv, write_predictions, write_tsv
+from avemotion.constants import CLASSES, PAPER_CONFUSION_PERCENT
+from avemotion.fusion import run_fusion
+from avemotion.metrics import (
+    accuracy,
+    bootstrap_confidence_intervals,
+    bootstrap_difference_intervals,
+    confusion_matrix,
+    confusion_percent,
+    per_class_recall,
+    unweighted_average_recall,
+)
+from avemotion.report import build_report, clip_status_table
+
+MODELS = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
+
+
+def test_confusion_accuracy_uar_by_hand():
+    # true:      AN AN AN DI DI HA   (SU never occurs)
+    # predicted: AN AN DI DI HA HA
+    true = np.array([0, 0, 0, 1, 1, 3])
+    predicted = np.array([0, 0, 1, 1, 3, 3])
+    confusion = confusion_matrix(true, predicted)
+    assert confusion[0].tolist() == [2, 1, 0, 0, 0, 0, 0]
+    assert confusion[1].tolist() == [0, 1, 0, 1, 0, 0, 0]
+    assert confusion[3].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    assert confusion.sum() == 6
+    assert accuracy(confusion) == pytest.approx(4 / 6)
+    # recalls: AN 2/3, DI 1/2, HA 1/1; absent classes do not count.
+    assert np.isnan(per_class_recall(confusion)[6])
+    assert unweighted_average_recall(confusion) == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
+    percent = confusion_percent(confusion)
+    assert percent[0].tolist()[:2] == pytest.approx([200 / 3, 100 / 3])
+    assert percent[6].sum() == 0
+
+
+def test_bootstrap_interval_contains_estimate_and_narrows_with_n():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (50, 800):
+        true = rng.integers(0, 7, n)
+        predicted = np.where(rng.random(n) < 0.6, true, (true + 1) % 7)
+        confusion = confusion_matrix(true, predicted)
+        intervals = bootstrap_confidence_intervals(true, predicted, n_resamples=1000, seed=1)
+        low, high = intervals["accuracy"]
+        assert low <= accuracy(confusion) <= high
+        low_uar, high_uar = intervals["uar"]
+        assert low_uar <= unweighted_average_recall(confusion) <= high_uar
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # width ~ 1/sqrt(n): 16x the clips, ~1/4 the width
+    again = bootstrap_confidence_intervals(true, predicted, n_resamples=1000, seed=1)
+    assert again == intervals  # seeded
+
+
+def test_bootstrap_perfect_and_empty():
+    true = np.arange(7)
+    assert bootstrap_confidence_intervals(true, true, n_resamples=200)["accuracy"] == (1.0, 1.0)
+    assert all(np.isnan(bootstrap_confidence_intervals(np.array([]), np.array([]))["uar"]))
+
+
+def test_paired_difference_interval():
+    rng = np.random.default_rng(3)
+    true = rng.integers(0, 7, 300)
+    better = np.where(rng.random(300) < 0.8, true, (true + 1) % 7)
+    worse = np.where(rng.random(300) < 0.4, true, (true + 2) % 7)
+    low, high = bootstrap_difference_intervals(true, better, worse, n_resamples=500)["accuracy"]
+    assert 0 < low < (better == true).mean() - (worse == true).mean() < high
+    same = bootstrap_difference_intervals(true, better, better, n_resamples=100)
+    assert same["accuracy"] == (0.0, 0.0)
+
+
+def _write_inputs(tmp_path):
+    """A constructed results/ tree: manifest, quarantine, two stage indices, five models' predictions."""
+    results = tmp_path / "results"
+    rng = np.random.default_rng(0)
+    clip_ids, splits, labels = [], [], []
+    for split, count in (("train", 14), ("val", 28), ("test", 14)):
+        for i in range(count):
+            clip_ids.append(f"{split}_{i:02d}")
+            splits.append(split)
+            labels.append(CLASSES[i % 7])
+    labels[-1] = ""  # unlabelled test clip
+    write_tsv(results / "manifest.tsv", ("clip_id", "split", "label", "path", "has_audio"),
+              [{"clip_id": c, "split": s, "label": l, "path": f"clips/{c}.mp4", "has_audio": "true"}
+               for c, s, l in zip(clip_ids, splits, labels)])
+    write_tsv(results / "quarantine.tsv", ("clip_id", "path", "stage", "reason"),
+              [{"clip_id": "broken_00", "path": "clips/broken_00.mp4", "stage": "probe",
+                "reason": "clip broken_00: no video stream"}])
+    write_tsv(results / "media" / "index.tsv", ("clip_id", "n_timeline_frames"),
+              [{"clip_id": c, "n_timeline_frames": 96} for c in clip_ids])
+    write_tsv(results / "audio" / "index.tsv", ("clip_id", "status", "reason"),
+              [{"clip_id": c, "status": "quarantined" if c == "val_03" else "ok",
+                "reason": "clip val_03: audio shorter than 0.1 s" if c == "val_03" else ""}
+               for c in clip_ids[:-2]])  # the last two clips are missing from this index
+    scored = [i for i, s in enumerate(splits) if s != "train"]
+    true = np.array([CLASSES.index(labels[i]) if labels[i] else 0 for i in scored])
+    paths = {}
+    for m, model in enumerate(MODELS):
+        logits = rng.normal(size=(len(scored), 7))
+        logits[np.arange(len(scored)), true] += 2.0 - 0.4 * m
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        rows = []
+        for k, i in enumerate(scored):
+            quarantined = model.startswith("audio") and clip_ids[i] == "val_03"
+            rows.append({"clip_id": clip_ids[i], "split": splits[i], "label": labels[i],
+                         "probs": np.full(7, 1 / 7) if quarantined else probs[k],
+                         "status": "quarantined" if quarantined else "ok",
+                         "reason": "clip val_03: audio shorter than 0.1 s" if quarantined else ""})
+        paths[model] = results / "predictions" / f"{model}.tsv"
+        write_predictions(paths[model], rows)
+    run_fusion(paths, results / "fusion" / "weights.json", results / "predictions" / "fusion.tsv",
+               results / "metrics" / "fusion.json", grid_step=0.1)
+    paths["fusion"] = results / "predictions" / "fusion.tsv"
+    return results, paths
+
+
+def test_report_files_from_constructed_predictions(tmp_path):
+    results, paths = _write_inputs(tmp_path)
+    report = results / "report"
+    pngs = {m: report / f"confusion_{m}.png" for m in paths}
+    scores = build_report(
+        paths, results / "fusion" / "weights.json", results / "manifest.tsv", results / "quarantine.tsv",
+        {"media": results / "media" / "index.tsv", "audio": results / "audio" / "index.tsv"},
+        report / "summary.md", report / "summary.tsv", report / "clips.tsv", pngs,
+        bootstrap_samples=200, seed=0,
+    )
+    for png in pngs.values():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (report / "summary.md").read_text()
+    for model in paths:
+        assert f"### {model}, val" in markdown
+    assert "### fusion, test (paper Table 6 in parentheses)" in markdown
+    # The paper's Table 1 AN row sits beside ours.
+    assert f"({PAPER_CONFUSION_PERCENT['vgg_lstm_a'][0][0]:.2f})" in markdown
+    assert "Gain of the grid-searched weights over equal weights" in markdown
+    assert "broken_00" in markdown and "val_03" in markdown
+
+    fusion_metrics = json.loads((results / "metrics" / "fusion.json").read_text())
+    assert scores["fusion"]["val"].accuracy == pytest.approx(fusion_metrics["val"]["accuracy"])
+    assert scores["fusion"]["test"].n == 13  # one test clip is unlabelled
+    summary = read_tsv(report / "summary.tsv")
+    assert {(row["model"], row["split"]) for row in summary} == {(m, s) for m in paths for s in ("val", "test")}
+    for row in summary:
+        assert float(row["accuracy_low"]) <= float(row["accuracy"]) <= float(row["accuracy_high"])
+
+    clips = {row["clip_id"]: row for row in read_tsv(report / "clips.tsv")}
+    assert len(clips) == 56 + 1  # every manifest clip plus the probe-quarantined one
+    assert clips["broken_00"]["probe_status"] == "quarantined"
+    assert clips["broken_00"]["fusion_status"] == "skipped"
+    assert clips["val_03"]["audio_status"] == "quarantined" and "0.1 s" in clips["val_03"]["audio_reason"]
+    assert clips["val_03"]["audio_svm_status"] == "quarantined"
+    assert clips["test_13"]["audio_status"] == "missing"
+    assert clips["train_00"]["media_status"] == "done" and clips["train_00"]["fusion_status"] == "n/a"
+
+
+def test_clip_table_without_optional_indices(tmp_path):
+    results, paths = _write_inputs(tmp_path)
+    columns, table = clip_status_table(results / "manifest.tsv", results / "quarantine.tsv", {}, {})
+    assert columns == ["clip_id", "split", "label", "path", "probe_status", "probe_reason"]
+    assert len(table) == 57
+
+
+@pytest.mark.slow
+def test_demo_run_report(demo_run, tmp_path):
+    results = demo_run.results
+    report = results / "report"
+    models = demo_run.config["fusion"]["models"]
+    for name in ["summary.md", "summary.tsv", "clips.tsv"] + [f"confusion_{m}.png" for m in models + ["fusion"]]:
+        assert (report / name).stat().st_size > 0, name
+    fused = json.loads((results / "metrics" / "fusion.json").read_text())["val"]["accuracy"]
+    best_single = max(json.loads((results / "metrics" / f"{m}.json").read_text())["val"]["accuracy"]
+                      for m in models)
+    assert fused >= best_single
+    weights = json.loads((results / "fusion" / "weights.json").read_text())
+    assert weights["val"]["accuracy"] == pytest.approx(fused)
+    clips = read_tsv(report / "clips.tsv")
+    manifest = read_tsv(results / "manifest.tsv")
+    quarantine = read_tsv(results / "quarantine.tsv")
+    assert len(clips) == len(manifest) + len(quarantine)
+    html = tmp_path / "report.html"
+    demo_run.snakemake("--report", str(html))
+    text = html.read_text(errors="replace")
+    assert "summary.md" in text and "confusion_fusion.png" in text

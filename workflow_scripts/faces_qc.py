@@ -1,0 +1,12 @@
+"""Rule `faces_qc`: montage per split and detection table (avemotion.video.write_face_qc)."""
+from avemotion.logs import log_to_file
+from avemotion.artifacts import read_manifest
+from avemotion.video import write_face_qc
+
+log_to_file(snakemake.log[0])
+write_face_qc(
+    read_manifest(snakemake.input.manifest),
+    {"a": snakemake.input.stacks_a, "b": snakemake.input.stacks_b},
+    {split: snakemake.output[f"montage_{split}"] for split in ("train", "val", "test")},
+    snakemake.output.detection,
+)

@@ -1,0 +1,25 @@
+"""Snakemake script of rule `report`: tables, heatmaps and clip statuses (avemotion.report.build_report)."""
+import logging
+
+from avemotion.report import build_report
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+models = snakemake.params.models
+stage_indices = {
+    name[len("index_"):]: path for name, path in snakemake.input.items() if name.startswith("index_")
+}
+build_report(
+    prediction_paths=dict(zip(models, snakemake.input.predictions)),
+    weights_path=snakemake.input.weights,
+    manifest_path=snakemake.input.manifest,
+    quarantine_path=snakemake.input.quarantine,
+    stage_index_paths=stage_indices,
+    summary_md_path=snakemake.output.summary,
+    summary_tsv_path=snakemake.output.table,
+    clips_tsv_path=snakemake.output.clips,
+    confusion_png_paths=dict(zip(models, snakemake.output.confusions)),
+    bootstrap_samples=snakemake.params.report["bootstrap_samples"],
+    seed=snakemake.params.report["seed"],
+)

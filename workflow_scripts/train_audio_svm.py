@@ -1,0 +1,19 @@
+"""Thin wrapper: train the audio SVM (avemotion.models.train_audio_svm); logging to the rule's log."""
+import logging
+
+from avemotion.models import train_audio_svm
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+output = snakemake.output
+train_audio_svm(
+    snakemake.input.manifest,
+    snakemake.input.features,
+    output.model,
+    output.train_log,
+    output.curve,
+    output.predictions,
+    output.get("metrics"),
+    snakemake.params.model,
+    snakemake.params.training,
+    train_splits=tuple(snakemake.params.train_splits),
+)

@@ -1,0 +1,17 @@
+"""Thin wrapper: train vgg_lstm (avemotion.models.train_vgg_lstm); logging goes to the rule's log."""
+import logging
+
+from avemotion.models import ModelOutputs, train_vgg_lstm
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+output = snakemake.output
+train_vgg_lstm(
+    snakemake.input.manifest,
+    snakemake.input.faces,
+    ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
+    snakemake.params.model,
+    snakemake.params.training,
+    name=snakemake.params.name,
+    train_splits=tuple(snakemake.params.train_splits),
+    threads=snakemake.threads,
+)
