@@ -81,9 +81,22 @@ class SlurmRun:
         return {m["id"]: Path(m["log"]).parent.name for m in SUBMITTED.finditer(self.output)}
 
 
+def shrink_training(block: dict, max_iterations: int = 10) -> None:
+    """Cap every `*iterations` setting: the cluster run checks scheduling, not learning."""
+    for key, value in block.items():
+        if isinstance(value, dict):
+            shrink_training(value, max_iterations)
+        elif key.endswith("iterations") and isinstance(value, int) and value > max_iterations:
+            block[key] = max_iterations
+
+
 def pipeline_config(workdir: Path) -> Path:
-    """The shared tiny demo config; a small list dataset while the demo corpus generator is absent."""
+    """The shared tiny demo config, smaller still (2/1/1 clips per class, 10 training steps per model
+    stage) so that the whole DAG runs through SLURM in a few minutes; a small list dataset while the
+    demo corpus generator is absent."""
     config = tiny_config()
+    config["demo"]["clips_per_class"] = {"train": 2, "val": 1, "test": 1}
+    shrink_training(config.get("models", {}))
     if not (REPO / "workflow_scripts" / "demo_corpus.py").exists():
         from media_factory import make_clip
 
