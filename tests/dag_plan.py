@@ -1,0 +1,102 @@
+"""What a Snakemake dry run would execute, parsed from its printed job blocks.
+
+`snakemake -n` prints one block per job::
+
+    rule media:                         (or "localrule", "checkpoint", "localcheckpoint")
+        input: ...
+        wildcards: clip=c0
+        resources: tmpdir=/tmp, mem_mb=500, gpu=1
+
+`planned_jobs` turns those blocks into `PlannedJob`s (the `all` target rule left out), so that rerun
+tests can say exactly which rules, and which clips of a per-clip rule, would run.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conftest import REPO, SNAKEMAKE, run_snakemake
+
+JOB_HEADER = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (?P<rule>\w+):\s*$")
+JOB_FIELD = re.compile(r"^\s+(?P<key>input|output|log|jobid|benchmark|reason|wildcards|resources|threads): ?(?P<value>.*)$")
+TARGET_RULES = frozenset({"all"})
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    rule: str
+    wildcards: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    resources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    reason: str = field(default="", compare=False)
+    jobid: str = ""
+
+    @property
+    def clip(self) -> str | None:
+        return self.wildcards.get("clip")
+
+
+def _key_values(text: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in text.split(", ") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def planned_jobs(dry_run_output: str, include_targets: bool = False) -> list[PlannedJob]:
+    """The jobs a dry run's output lists (an empty list for "Nothing to be done")."""
+    jobs: list[PlannedJob] = []
+    current: dict | None = None
+
+    def close() -> None:
+        if current is not None and (include_targets or current["rule"] not in TARGET_RULES):
+            jobs.append(PlannedJob(current["rule"], current.get("wildcards", {}), current.get("resources", {}),
+                                   current.get("reason", ""), current.get("jobid", "")))
+
+    for line in dry_run_output.splitlines():
+        header = JOB_HEADER.match(line)
+        if header:
+            close()
+            current = {"rule": header["rule"]}
+            continue
+        if current is None:
+            continue
+        entry = JOB_FIELD.match(line)
+        if entry is None:
+            if line.strip() and not line.startswith((" ", "\t")):
+                close()
+                current = None
+            continue
+        key, value = entry["key"], entry["value"]
+        if key in ("wildcards", "resources"):
+            current[key] = _key_values(value)
+        elif key in ("reason", "jobid"):
+            current[key] = value
+    close()
+    return jobs
+
+
+def dry_run(workdir: Path, *args: str, configfile: Path | None = None) -> list[PlannedJob]:
+    """Run `snakemake -n` on a run directory and return the jobs it would execute."""
+    result = run_snakemake(workdir, "-n", "--cores", "1", *args, configfile=configfile)
+    return planned_jobs(result.stdout + "\n" + result.stderr)
+
+
+def rule_counts(jobs: list[PlannedJob]) -> Counter:
+    return Counter(job.rule for job in jobs)
+
+
+@functools.lru_cache(maxsize=None)
+def workflow_rules() -> frozenset[str]:
+    """The rules the repository's workflow defines now (`snakemake --list-rules`)."""
+    result = subprocess.run(SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(REPO),
+                                         "--list-rules"], capture_output=True, text=True, check=True,
+                            env=_env())
+    return frozenset(line.strip() for line in result.stdout.splitlines() if re.fullmatch(r"\s*\w+\s*", line))
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))

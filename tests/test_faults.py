@@ -1,0 +1,121 @@
+"""Faults: a whole Snakemake run killed with SIGKILL in the middle of writing an artifact (as when a
+node dies or the OOM killer strikes) leaves no half-written artifact that a downstream job could
+use, and the rerun finishes; a training job killed mid-way resumes from its last checkpoint. (A
+cluster job cancelled with scancel is retried: tests/test_slurm.py.)"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import pytest
+import yaml
+
+from avemotion.config import load_config
+from conftest import REPO, SNAKEMAKE, DemoRun, run_snakemake
+from dag_plan import dry_run, planned_jobs, workflow_rules
+from media_factory import make_clip
+
+pytestmark = pytest.mark.slow
+
+
+def start_snakemake(workdir: Path, *args: str, configfile: Path) -> subprocess.Popen:
+    """Snakemake in its own process group, so that the test can kill it with every job it runs."""
+    command = SNAKEMAKE + ["--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+                           "--configfile", str(configfile), *args]
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 300) -> bool:
+    """SIGKILL the process group as soon as `condition()` holds; False if the run ended first."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if condition():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.002)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return False
+
+
+def test_sigkill_mid_write_leaves_no_artifact_for_downstream_and_the_rerun_finishes(tmp_path: Path):
+    clips = tmp_path / "clips"
+    make_clip(clips / "short.mp4", seconds=1.0)
+    # minutes of audio behind a tiny video, so that writing the wav takes long enough to be caught
+    make_clip(clips / "long.mp4", seconds=240, size="32x32", fps=2)
+    (clips / "list.csv").write_text("path,label,split\nshort.mp4,HA,train\nlong.mp4,SA,train\n")
+    config = load_config()
+    config["dataset"].update(kind="list", path=str(clips / "list.csv"))
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    workdir = tmp_path / "run"
+    media = workdir / "results" / "media"
+    target = "results/media/index.tsv"
+
+    def writing_long_wav() -> bool:
+        return media.is_dir() and any(p.name.startswith(".long.wav.") for p in media.iterdir())
+
+    process = start_snakemake(workdir, "--cores", "1", target, configfile=configfile)
+    assert kill_when(process, writing_long_wav), "the run ended before the long clip's wav was being written"
+
+    # killed before the rename: the temporary file is there, the artifact is not
+    assert [p for p in media.iterdir() if p.name.startswith(".long.wav.")]
+    assert not (media / "long.wav").exists(), "a half-written wav under its final name"
+    assert not (media / "index.tsv").exists()
+    # Snakemake marked the job's outputs incomplete; the output written before the kill
+    # (long.timeline.json) is not trusted: a plain run plans the clip's job again (or refuses, when
+    # every output exists), and --rerun-incomplete (set in both profiles) rebuilds it.
+    run_snakemake(workdir, "--unlock", configfile=configfile)
+    plain = run_snakemake(workdir, "-n", target, configfile=configfile, check=False)
+    planned_again = {(job.rule, job.clip) for job in planned_jobs(plain.stdout + plain.stderr)}
+    assert ("media", "long") in planned_again or (plain.returncode != 0 and "incomplete" in plain.stderr.lower())
+    assert ("media", "short") not in planned_again, "the finished clip would be redone"
+    planned = dry_run(workdir, "--rerun-incomplete", target, configfile=configfile)
+    assert {(job.rule, job.clip) for job in planned} == {("media", "long"), ("media_index", None)}
+
+    run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", target, configfile=configfile)
+    with wave.open(str(media / "long.wav"), "rb") as handle:
+        assert abs(handle.getnframes() / handle.getframerate() - 240) < 0.5
+    assert dry_run(workdir, target, configfile=configfile) == []
+
+
+TRAINING_RULE = "vgg_lstm_a"
+
+
+def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: pytest.FixtureRequest, tmp_path: Path):
+    """The models stage writes results/models/{model}/resume.pt every `checkpoint_every` steps (not a
+    declared output, so Snakemake keeps it when it reruns the job) and logs each training stage as
+    "stage NAME: steps FIRST..LAST": a resumed job starts a stage at FIRST > 0."""
+    if TRAINING_RULE not in workflow_rules():
+        pytest.skip(f"rule {TRAINING_RULE} not in the workflow yet")
+    demo_run: DemoRun = request.getfixturevalue("demo_run")
+    workdir = tmp_path / "run"
+    shutil.copytree(demo_run.workdir, workdir, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    configfile = workdir / demo_run.configfile.name
+    model_dir = workdir / "results" / "models" / TRAINING_RULE
+    shutil.rmtree(model_dir)
+
+    def checkpoint_written() -> bool:
+        return (model_dir / "resume.pt").exists()
+
+    process = start_snakemake(workdir, "--cores", "1", "--forcerun", TRAINING_RULE,
+                              f"results/predictions/{TRAINING_RULE}.tsv", configfile=configfile)
+    if not kill_when(process, checkpoint_written, timeout=900):
+        pytest.fail(f"{TRAINING_RULE} finished or failed before writing a checkpoint it could resume from")
+    run_snakemake(workdir, "--unlock", configfile=configfile)
+    run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", f"results/predictions/{TRAINING_RULE}.tsv",
+                  configfile=configfile)
+    log_text = (workdir / "results" / "logs" / TRAINING_RULE / "train.log").read_text()
+    first_steps = [int(first) for first in re.findall(r"stage \S+: steps (\d+)\.\.", log_text)]
+    assert any(first > 0 for first in first_steps), f"the rerun started from scratch:\n{log_text[-2000:]}"
+    assert not (model_dir / "resume.pt").exists() and (model_dir / "checkpoint.pt").exists()
