@@ -633,7 +633,9 @@ def generate_demo_corpus(out_dir: Path, seed: int, clips_per_class: dict[str, in
             render_clip(spec, out_dir)
             log.info("wrote %s", spec.path)
     else:
-        with ProcessPoolExecutor(max_workers=threads, mp_context=get_context("fork"),
+        # spawn, not fork: the parent has run MediaPipe (and, in a test session, other threaded
+        # libraries), and a forked child can inherit a lock held by one of their threads and hang.
+        with ProcessPoolExecutor(max_workers=threads, mp_context=get_context("spawn"),
                                  initializer=_init_worker, initargs=(photos,)) as pool:
             for clip_id in pool.map(_render_in_worker, specs, [str(out_dir)] * len(specs)):
                 log.info("wrote %s", clip_id)

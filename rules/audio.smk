@@ -1,64 +1,23 @@
 # Audio stage (paper 2.2-2.4): per clip, openSMILE IS10 functionals, the pyAudioAnalysis short-term
 # sequence and the 34x34 audio maps (read from the short-term sequence); then one index table.
+# The three artifacts come from one job per clip: a job's start (Python, Snakemake, the openSMILE
+# extractor) costs more than the maps themselves, and fewer jobs keep the DAG of large datasets fast.
 
 
-rule audio_is10:
+rule audio_features:
     input:
         wav="results/media/{clip}.wav",
     output:
-        h5="results/audio/is10/{clip}.h5",
+        is10="results/audio/is10/{clip}.h5",
+        shortterm="results/audio/shortterm/{clip}.h5",
+        maps="results/audio/maps/{clip}.h5",
     log:
-        "results/logs/audio_is10/{clip}.log",
+        "results/logs/audio_features/{clip}.log",
     benchmark:
-        "results/benchmarks/audio_is10/{clip}.tsv"
-    params:
-        checks=config["audio"]["checks"],
-    conda:
-        "../envs/audio.yaml"
-    group:
-        "per_clip"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=10,
-    script:
-        "../workflow_scripts/audio_is10.py"
-
-
-rule audio_shortterm:
-    input:
-        wav="results/media/{clip}.wav",
-    output:
-        h5="results/audio/shortterm/{clip}.h5",
-    log:
-        "results/logs/audio_shortterm/{clip}.log",
-    benchmark:
-        "results/benchmarks/audio_shortterm/{clip}.tsv"
+        "results/benchmarks/audio_features/{clip}.tsv"
     params:
         checks=config["audio"]["checks"],
         shortterm=config["audio"]["shortterm"],
-    conda:
-        "../envs/audio.yaml"
-    group:
-        "per_clip"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=10,
-    script:
-        "../workflow_scripts/audio_shortterm.py"
-
-
-rule audio_maps:
-    input:
-        shortterm="results/audio/shortterm/{clip}.h5",
-    output:
-        h5="results/audio/maps/{clip}.h5",
-    log:
-        "results/logs/audio_maps/{clip}.log",
-    benchmark:
-        "results/benchmarks/audio_maps/{clip}.tsv"
-    params:
         maps=config["audio"]["maps"],
     conda:
         "../envs/audio.yaml"
@@ -67,9 +26,9 @@ rule audio_maps:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=5,
+        runtime=10,
     script:
-        "../workflow_scripts/audio_maps.py"
+        "../workflow_scripts/audio_features.py"
 
 
 rule audio_index:

@@ -11,6 +11,21 @@ from avemotion.artifacts import read_manifest
 validate(config, schema="../schemas/config.schema.yaml")
 
 
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+# Snakemake compares a job's params by their text: with sorted keys, reordering config.yaml
+# (or editing its comments) reruns nothing.
+_canonical_config = _sorted_keys(config)
+config.clear()
+config.update(_canonical_config)
+
+
 wildcard_constraints:
     clip=datasets.CLIP_ID_PATTERN,
     track="a|b",

@@ -370,7 +370,7 @@ def test_demo_run_writes_all_audio_artifacts(demo_run):
 
 @pytest.mark.slow
 def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
-    """A map setting reruns the maps and the index, not the media, IS10 or short-term jobs."""
+    """A map setting reruns the per-clip audio jobs and the index, not the media or face jobs."""
     config = yaml.safe_load(demo_run.configfile.read_text())
     config["audio"]["maps"]["min_maps"] += 1
     edited = tmp_path / "edited.yaml"
@@ -379,8 +379,9 @@ def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
 
     output = run_snakemake(demo_run.workdir, "-n", "results/audio/index.tsv", configfile=edited).stdout
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.MULTILINE))
-    assert "audio_maps" in jobs and "audio_index" in jobs
-    assert not {"media", "manifest", "demo_corpus", "audio_is10", "audio_shortterm"} & set(jobs)
+    assert "audio_features" in jobs and "audio_index" in jobs
+    assert int(jobs["audio_features"]) == len(read_tsv(demo_run.results / "manifest.tsv"))
+    assert not {"media", "manifest", "demo_corpus", "faces", "faces_index"} & set(jobs)
 
 
 def test_maps_guard_non_finite_sequence(tmp_path, speech):
