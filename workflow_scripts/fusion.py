@@ -1,10 +1,9 @@
 """Snakemake script of rule `fusion`: grid-searched decision fusion (avemotion.fusion.run_fusion)."""
-import logging
 
+from avemotion.logs import log_to_file
 from avemotion.fusion import run_fusion
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to_file(snakemake.log[0])
 
 settings = snakemake.params.fusion
 models = settings["models"]

@@ -1,10 +1,9 @@
 """Snakemake script of rule `report`: tables, heatmaps and clip statuses (avemotion.report.build_report)."""
-import logging
 
+from avemotion.logs import log_to_file
 from avemotion.report import build_report
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to_file(snakemake.log[0])
 
 models = snakemake.params.models
 stage_indices = {

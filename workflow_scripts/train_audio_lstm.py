@@ -1,9 +1,9 @@
 """Thin wrapper: train audio_lstm (avemotion.models.train_audio_lstm); logging goes to the rule's log."""
-import logging
 
+from avemotion.logs import log_to_file
 from avemotion.models import ModelOutputs, train_audio_lstm
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+log_to_file(snakemake.log[0])
 output = snakemake.output
 train_audio_lstm(
     snakemake.input.manifest,

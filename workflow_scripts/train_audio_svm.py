@@ -1,9 +1,9 @@
 """Thin wrapper: train the audio SVM (avemotion.models.train_audio_svm); logging to the rule's log."""
-import logging
 
+from avemotion.logs import log_to_file
 from avemotion.models import train_audio_svm
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+log_to_file(snakemake.log[0])
 output = snakemake.output
 train_audio_svm(
     snakemake.input.manifest,
