@@ -392,6 +392,10 @@ def expression_envelope(t: float, spec: ClipSpec) -> float:
 _WORKER_PHOTOS: dict[str, FacePhoto] = {}
 
 
+def _init_worker_with_photos() -> None:
+    _init_worker(prepare_face_photos())
+
+
 def _init_worker(photos: dict[str, FacePhoto]) -> None:
     import cv2
 
@@ -625,18 +629,18 @@ def generate_demo_corpus(out_dir: Path, seed: int, clips_per_class: dict[str, in
     out_dir = Path(out_dir)
     specs = plan_demo_corpus(seed, clips_per_class, duration_s, frame_sizes, frame_rates)
     _remove_stale_clips(out_dir, {spec.path for spec in specs})
-    photos = prepare_face_photos()
     log.info("demo corpus: %d clips, %d worker(s), into %s", len(specs), threads, out_dir)
     if threads <= 1:
-        _init_worker(photos)
+        _init_worker(prepare_face_photos())
         for spec in specs:
             render_clip(spec, out_dir)
             log.info("wrote %s", spec.path)
     else:
-        # spawn, not fork: the parent has run MediaPipe (and, in a test session, other threaded
-        # libraries), and a forked child can inherit a lock held by one of their threads and hang.
-        with ProcessPoolExecutor(max_workers=threads, mp_context=get_context("spawn"),
-                                 initializer=_init_worker, initargs=(photos,)) as pool:
+        # Forked workers that run MediaPipe themselves: a child forked after the parent had run
+        # MediaPipe can inherit a lock held by one of its threads and hang; spawned workers would
+        # re-run the calling script (a Snakemake script has no main guard).
+        with ProcessPoolExecutor(max_workers=threads, mp_context=get_context("fork"),
+                                 initializer=_init_worker_with_photos) as pool:
             for clip_id in pool.map(_render_in_worker, specs, [str(out_dir)] * len(specs)):
                 log.info("wrote %s", clip_id)
     write_tsv(out_dir / "parameters.tsv", [f.name for f in fields(ClipSpec)], [asdict(s) for s in specs])

@@ -22,7 +22,9 @@ DURATION = (1.3, 1.6)
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out_dir = tmp_path_factory.mktemp("demo_corpus")
-    clips_tsv = demo.generate_demo_corpus(out_dir, SEED, PER_CLASS, DURATION, threads=2)
+    # One process: a fork inside the test session could inherit a lock of an earlier test's threads;
+    # the worker pool runs in the end-to-end demo run (rule demo_corpus, threads 2).
+    clips_tsv = demo.generate_demo_corpus(out_dir, SEED, PER_CLASS, DURATION, threads=1)
     assert clips_tsv == out_dir / "clips.tsv"
     return out_dir
 
