@@ -305,7 +305,8 @@ def test_editing_face_settings_reruns_only_face_jobs(demo_run):
     or media job, and no track B face job."""
     import yaml
 
-    from conftest import merge_config, run_snakemake
+    from avemotion.config import merge_config
+    from conftest import run_snakemake
 
     edited = merge_config(demo_run.config, {"faces": {"track_a": {"model_selection": 0}}})
     configfile = demo_run.workdir / "config_faces_edited.yaml"

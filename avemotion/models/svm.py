@@ -31,8 +31,12 @@ def cv_folds(targets: np.ndarray, requested: int) -> int:
 
 
 def svm_pipeline(seed: int) -> Pipeline:
+    # No Platt scaling (probability=True): its internal 5-fold fit collapses to uniform
+    # probabilities on a few clips per class (seen on the tiny demo: every clip 1/7, argmax
+    # arbitrary), and scikit-learn 1.9 deprecates it. Probabilities are the softmax of the
+    # one-vs-rest decision values instead, whose argmax is the SVM's own prediction.
     return Pipeline([("scale", StandardScaler()),
-                     ("svm", SVC(probability=True, random_state=seed, class_weight=None))])
+                     ("svm", SVC(decision_function_shape="ovr", random_state=seed, class_weight=None))])
 
 
 def fit_svm(features: np.ndarray, targets: np.ndarray, model_config: Mapping, seed: int):
@@ -55,9 +59,14 @@ def fit_svm(features: np.ndarray, targets: np.ndarray, model_config: Mapping, se
 
 
 def class_probabilities(pipeline: Pipeline, features: np.ndarray) -> np.ndarray:
-    """predict_proba spread onto all 7 classes (a class absent from training gets 0)."""
+    """Softmax of the one-vs-rest decision values, spread onto all 7 classes (a class absent from
+    training gets 0)."""
+    scores = np.asarray(pipeline.decision_function(features), dtype=float)
+    if scores.ndim == 1:  # two classes: one signed score for the second class
+        scores = np.stack([-scores, scores], axis=1) / 2
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
     probs = np.zeros((len(features), N_CLASSES))
-    probs[:, pipeline.classes_] = pipeline.predict_proba(features)
+    probs[:, pipeline.classes_] = scores / scores.sum(axis=1, keepdims=True)
     return probs
 
 
