@@ -8,7 +8,7 @@ import math
 import os
 import subprocess
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -189,9 +189,6 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         samples = np.frombuffer(handle.readframes(n), dtype="<i2").astype(np.float32) / 32768.0
     return samples, rate
 
-
-def clip_info_dict(info: ClipInfo) -> dict:
-    return asdict(info)
 
 
 def write_media_index(manifest_path: str | os.PathLike, timeline_paths: list[str],
