@@ -56,43 +56,39 @@ INT16_FULL_SCALE = 32768.0
 # --------------------------------------------------------------------------------------------------
 # Settings (config `audio:` block; each rule gets only the sub-blocks it uses)
 # --------------------------------------------------------------------------------------------------
+class _FromConfig:
+    """Settings dataclasses built from their config block, values coerced to the field types."""
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, object]):
+        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
+
+
 @dataclass(frozen=True)
-class AudioChecks:
+class AudioChecks(_FromConfig):
     """Limits that decide whether a clip's audio is usable (config ``audio.checks``)."""
 
     min_duration_s: float = SHORT_TERM_WINDOW_S
     silence_dbfs: float = -60.0
     max_clipped_fraction: float = 0.05
 
-    @classmethod
-    def from_config(cls, block: Mapping[str, object]) -> "AudioChecks":
-        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
-
 
 @dataclass(frozen=True)
-class ShortTermSettings:
+class ShortTermSettings(_FromConfig):
     """Paper 2.3 (config ``audio.shortterm``): window, step and minimum sequence length."""
 
     window_s: float = SHORT_TERM_WINDOW_S
     step_s: float = SHORT_TERM_STEP_S
     min_sequence_length: int = MIN_SHORT_TERM_SEQUENCE
 
-    @classmethod
-    def from_config(cls, block: Mapping[str, object]) -> "ShortTermSettings":
-        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
-
 
 @dataclass(frozen=True)
-class MapSettings:
+class MapSettings(_FromConfig):
     """Paper 2.4 (config ``audio.maps``): map width, tiling step and minimum number of maps."""
 
     size: int = AUDIO_MAP_SIZE
     step: int = AUDIO_MAP_STEP
     min_maps: int = MIN_AUDIO_MAPS
-
-    @classmethod
-    def from_config(cls, block: Mapping[str, object]) -> "MapSettings":
-        return cls(**{key: _field_type(cls, key)(value) for key, value in block.items()})
 
 
 def _field_type(settings_class, key: str):
