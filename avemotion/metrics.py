@@ -78,6 +78,16 @@ def _resampled_accuracy_and_uar(true: np.ndarray, correct: np.ndarray, resample:
     return accuracies, uars
 
 
+def _percentile_intervals(resampled: dict[str, np.ndarray], confidence: float) -> dict[str, tuple[float, float]]:
+    """Central percentile interval of each metric's resampled values."""
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    intervals = {}
+    for name, values in resampled.items():
+        low, high = np.percentile(values, [tail, 100.0 - tail])
+        intervals[name] = (float(low), float(high))
+    return intervals
+
+
 def bootstrap_confidence_intervals(
     true: np.ndarray,
     predicted: np.ndarray,
@@ -108,12 +118,8 @@ def bootstrap_confidence_intervals(
         chunk_accuracies, chunk_uars = _resampled_accuracy_and_uar(true, correct, resample, n_classes)
         accuracies.append(chunk_accuracies)
         uars.append(chunk_uars)
-    tail = 100.0 * (1.0 - confidence) / 2.0
-    intervals = {}
-    for name, values in (("accuracy", np.concatenate(accuracies)), ("uar", np.concatenate(uars))):
-        low, high = np.percentile(values, [tail, 100.0 - tail])
-        intervals[name] = (float(low), float(high))
-    return intervals
+    return _percentile_intervals({"accuracy": np.concatenate(accuracies), "uar": np.concatenate(uars)},
+                                 confidence)
 
 
 def bootstrap_difference_intervals(
@@ -137,9 +143,4 @@ def bootstrap_difference_intervals(
     resample = np.random.default_rng(seed).integers(0, n_clips, size=(n_resamples, n_clips))
     accuracy_a, uar_a = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_a), resample, n_classes)
     accuracy_b, uar_b = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_b), resample, n_classes)
-    tail = 100.0 * (1.0 - confidence) / 2.0
-    intervals = {}
-    for name, values in (("accuracy", accuracy_a - accuracy_b), ("uar", uar_a - uar_b)):
-        low, high = np.percentile(values, [tail, 100.0 - tail])
-        intervals[name] = (float(low), float(high))
-    return intervals
+    return _percentile_intervals({"accuracy": accuracy_a - accuracy_b, "uar": uar_a - uar_b}, confidence)
