@@ -32,7 +32,7 @@ Audio
 Fusion has work to do
     Each modality alone separates only four groups; the class is the pair (face group, voice group)::
 
-        face groups  (alike in the face):  {AN, DI} brows down/in, lids narrowed, upper lip raised
+        face groups  (alike in the face):  {AN, DI} frown: brows down/in, lids narrowed, mouth corners down
                                             {FE, SU} brows and lids raised, jaw dropped
                                             {NE, SA} no expression
                                             {HA}     smile (mouth corners up and out)
@@ -121,12 +121,14 @@ FACE_EXPRESSIONS: dict[str, dict[int, tuple[float, float]]] = {
         **_points(_LOWER_LIP_OUTER, 0.0, 0.02),
         **_points(_UPPER_LIDS, 0.0, 0.02),
     },
+    # A frown: brows down and in, lids narrowed, mouth corners pulled in and down. The mouth carries
+    # it for the astronaut, whose photo already smiles and whose brows hide under her fringe.
     "brows_down": {
-        **_points(_RIGHT_BROW_INNER + _LEFT_BROW_INNER, -0.06, 0.12),
-        **_points(_RIGHT_BROW_MID + _LEFT_BROW_MID, -0.03, 0.08),
-        **_points(_RIGHT_BROW_OUTER + _LEFT_BROW_OUTER, 0.0, 0.04),
-        **_points(_UPPER_LIDS, 0.0, 0.03),
-        **_points(_MOUTH_CORNERS, -0.04, 0.04),
+        **_points(_RIGHT_BROW_INNER + _LEFT_BROW_INNER, -0.08, 0.15),
+        **_points(_RIGHT_BROW_MID + _LEFT_BROW_MID, -0.04, 0.10),
+        **_points(_RIGHT_BROW_OUTER + _LEFT_BROW_OUTER, 0.0, 0.05),
+        **_points(_UPPER_LIDS, 0.0, 0.04),
+        **_points(_MOUTH_CORNERS, -0.06, 0.10),
         **_points(_UPPER_LIP_OUTER, 0.0, -0.04),
     },
     "brows_up_jaw_drop": {
@@ -141,7 +143,7 @@ FACE_EXPRESSIONS: dict[str, dict[int, tuple[float, float]]] = {
 }
 # Apex intensity range (scales the displacements above): strong enough that a small face model
 # trained from scratch on a few dozen clips sees the expression through identity and lighting.
-EXPRESSION_INTENSITY: tuple[float, float] = (1.15, 1.4)
+EXPRESSION_INTENSITY: tuple[float, float] = (1.3, 1.6)
 # Points that stay put besides the face oval: eye corners, lower lids, nose.
 _FIXED_LANDMARKS: tuple[int, ...] = (33, 133, 362, 263, 145, 144, 153, 374, 373, 380, 1, 4, 6, 168)
 

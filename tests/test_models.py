@@ -136,6 +136,37 @@ def test_evaluation_windows_cover_the_clip():
     assert data.window_starts(300, 128) == [0, 128, 172]
 
 
+def test_face_augmentation_moves_every_face_of_a_sequence_alike():
+    faces = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    augment = data.FaceAugmentation(flip=True, max_shift=0.1)
+    outcomes = set()
+    for seed in range(40):
+        moved = augment(faces, np.random.default_rng(seed))
+        assert moved.shape == faces.shape and moved.dtype == np.uint8
+        # find the one (flip, dy, dx) that explains face 0, then check it explains every face
+        match = [(flip, dy, dx) for flip in (False, True) for dy in range(-3, 4) for dx in range(-3, 4)
+                 if np.array_equal(moved[0], data.shift_edge(faces[0, :, ::-1] if flip else faces[0], dy, dx))]
+        assert len(match) == 1, seed
+        flip, dy, dx = match[0]
+        expected = data.shift_edge(faces[:, :, ::-1] if flip else faces, dy, dx)
+        assert np.array_equal(moved, expected)
+        outcomes.add(match[0])
+    assert {flip for flip, _, _ in outcomes} == {False, True}
+    assert len(outcomes) > 10
+
+
+def test_face_augmentation_off_leaves_faces_unchanged():
+    faces = np.random.default_rng(1).integers(0, 256, (4, 24, 24, 3), dtype=np.uint8)
+    assert np.array_equal(data.FaceAugmentation()(faces, np.random.default_rng(0)), faces)
+    assert data.FaceAugmentation.from_config({"augment_flip": False, "augment_max_shift": 0.0}) == data.FaceAugmentation()
+
+
+def test_shift_edge_repeats_the_border():
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4, 1)
+    shifted = data.shift_edge(image, 1, -1)[..., 0]
+    assert shifted.tolist() == [[1, 2, 3, 3], [1, 2, 3, 3], [5, 6, 7, 7], [9, 10, 11, 11]]
+
+
 def test_pad_to_min_length_copies_the_last_vector():
     sequence = np.arange(10 * 34, dtype=np.float32).reshape(10, 34)
     padded = data.pad_to_min_length(sequence, 16)

@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from avemotion.artifacts import read_manifest, read_predictions
-from avemotion.constants import MODELS, N_CLASSES
+from avemotion.constants import CLASSES, MODELS, N_CLASSES
+from avemotion.demo import FACE_GROUP
 
 pytestmark = pytest.mark.slow
 CHANCE = 1.0 / N_CLASSES
 
 
-@pytest.mark.parametrize("model", MODELS)
+FACE_MODELS = tuple(model for model in MODELS if model.startswith("vgg_lstm"))
+
+
+@pytest.mark.parametrize("model", [model for model in MODELS if model not in FACE_MODELS])
 def test_model_learns_the_demo_corpus(demo_run, model):
     metrics = json.loads((demo_run.results / "metrics" / f"{model}.json").read_text())
     assert metrics["val"]["n"] > 0
     assert metrics["val"]["accuracy"] >= 2 * CHANCE, metrics["val"]
+
+
+@pytest.mark.parametrize("model", FACE_MODELS)
+def test_face_model_learns_the_face_groups_of_the_demo_corpus(demo_run, model):
+    """The demo corpus shows each class pair of a face group (avemotion.demo.FACE_GROUP) with the
+    same face, so a perfect face model scores 4/7 on the 7 classes by a coin flip per pair; on the
+    tiny corpus' 14 val clips that count is mostly coin flips (0.14 to 0.5 over seeds whose face-group
+    accuracy stayed at 0.64 to 0.86). What a face model can learn is the group: it must get the
+    face group of at least half the val clips, against 2/7 for always naming the biggest group."""
+    rows = [row for row in read_predictions(demo_run.results / "predictions" / f"{model}.tsv")
+            if row["split"] == "val"]
+    assert rows
+    predicted = [FACE_GROUP[CLASSES[int(np.argmax(row["probs"]))]] for row in rows]
+    actual = [FACE_GROUP[row["label"]] for row in rows]
+    group_accuracy = float(np.mean([p == a for p, a in zip(predicted, actual)]))
+    assert group_accuracy >= 0.5, (group_accuracy, list(zip(actual, predicted)))
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -212,11 +212,48 @@ class GreyImages(Dataset):
         return self.images[index].unsqueeze(0).expand(3, -1, -1), self.targets[index]
 
 
-class FaceFrames(Dataset, OpenFiles):
+@dataclass(frozen=True)
+class FaceAugmentation:
+    """Training-time augmentation of aligned faces (not in the paper; `models.vgg_lstm.augment_*`):
+    a horizontal flip with probability 1/2 and a shift of up to `max_shift` of the face size, the
+    same for every face of a sequence. Expressions are near-symmetric and the alignment leaves a few
+    pixels of jitter, so neither changes the class; both keep a net trained on a few clips from
+    memorising each clip's exact pixels."""
+
+    flip: bool = False
+    max_shift: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> "FaceAugmentation":
+        return cls(bool(config.get("augment_flip", False)), float(config.get("augment_max_shift", 0.0)))
+
+    def __call__(self, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """faces uint8 [..., S, S, 3] -> the same shape, flipped and shifted alike."""
+        size = faces.shape[-2]
+        limit = int(round(self.max_shift * size))
+        flip = self.flip and rng.random() < 0.5
+        dy, dx = (rng.integers(-limit, limit + 1, size=2) if limit > 0 else (0, 0))
+        if flip:
+            faces = faces[..., ::-1, :]
+        if dy or dx:
+            faces = shift_edge(faces, int(dy), int(dx))
+        return np.ascontiguousarray(faces)
+
+
+def shift_edge(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Shift images [..., H, W, C] by (dy, dx) pixels, repeating the edge pixels into the gap."""
+    height, width = images.shape[-3], images.shape[-2]
+    rows = np.clip(np.arange(height) - dy, 0, height - 1)
+    columns = np.clip(np.arange(width) - dx, 0, width - 1)
+    return images[..., rows, :, :][..., :, columns, :]
+
+
+class FaceFrames(Dataset, StepSeeded, OpenFiles):
     """Paper 2.1 step 2: single aligned faces (every unique face of every training clip)."""
 
-    def __init__(self, clips: Sequence[Clip]) -> None:
-        self.clips = list(clips)
+    def __init__(self, clips: Sequence[Clip], augmentation: FaceAugmentation = FaceAugmentation(),
+                 seed: int = 0) -> None:
+        self.clips, self.augmentation, self.seed = list(clips), augmentation, seed
         self.items: list[tuple[int, int]] = []
         for clip_index, clip in enumerate(self.clips):
             with h5py.File(clip.path, "r") as handle:
@@ -228,15 +265,17 @@ class FaceFrames(Dataset, OpenFiles):
     def __getitem__(self, index: int):
         clip_index, row = self.items[index]
         clip = self.clips[clip_index]
-        face = self.open(clip.path)["faces"][row]
+        face = self.augmentation(self.open(clip.path)["faces"][row], self.rng(index))
         return torch.from_numpy(face).permute(2, 0, 1), clip.target
 
 
 class FaceSequences(Dataset, StepSeeded, OpenFiles):
     """Paper 2.1 step 3: 16 faces every 8th timeline frame, window start random per step."""
 
-    def __init__(self, clips: Sequence[Clip], length: int, gap: int, seed: int = 0) -> None:
+    def __init__(self, clips: Sequence[Clip], length: int, gap: int, seed: int = 0,
+                 augmentation: FaceAugmentation = FaceAugmentation()) -> None:
         self.clips, self.length, self.gap, self.seed = list(clips), length, gap, seed
+        self.augmentation = augmentation
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -246,9 +285,11 @@ class FaceSequences(Dataset, StepSeeded, OpenFiles):
         handle = self.open(clip.path)
         timeline = handle["timeline"][...]
         span = self.length * self.gap
-        start = int(self.rng(index).integers(0, max(1, timeline.size - span + 1)))
+        rng = self.rng(index)
+        start = int(rng.integers(0, max(1, timeline.size - span + 1)))
         rows = sample_face_rows(timeline, start, self.length, self.gap)
-        return torch.from_numpy(read_rows(handle["faces"], rows)).permute(0, 3, 1, 2), clip.target
+        faces = self.augmentation(read_rows(handle["faces"], rows), rng)
+        return torch.from_numpy(faces).permute(0, 3, 1, 2), clip.target
 
 
 class AudioSequences(Dataset, OpenFiles):

@@ -185,6 +185,7 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
     fer_images, fer_targets = (data.read_fer2013(config["fer2013_csv"]) if config["fer2013_csv"]
                                else (np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64)))
     length, gap = int(config["sequence_length"]), int(config["frame_gap"])
+    augmentation = data.FaceAugmentation.from_config(config)
 
     def build_vgg(_: nn.Module | None) -> nn.Module:
         vgg = vgg16_from_config(config)
@@ -192,17 +193,20 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
             load_vgg_face_weights(vgg, config["vgg_face_weights"])
         return vgg
 
-    common = dict(lr=float(config["lr"]), optimizer=config["optimizer"], momentum=float(config["momentum"]),
+    common = dict(optimizer=config["optimizer"], momentum=float(config["momentum"]),
                   weight_decay=float(config["weight_decay"]), lr_step_iterations=int(config["lr_step_iterations"]),
                   lr_gamma=float(config["lr_gamma"]))
+    frame_lr, sequence_lr = float(config["lr"]), float(config["sequence_lr"])
     stages = [
         Stage("fer2013", build_vgg, data.GreyImages(fer_images, fer_targets), int(config["fer_iterations"]),
-              int(config["frame_batch_size"]), param_groups=lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
-        Stage("frames", lambda m: m, data.FaceFrames(train), int(config["frame_iterations"]),
-              int(config["frame_batch_size"]), param_groups=lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
+              int(config["frame_batch_size"]), frame_lr, lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
+        Stage("frames", lambda m: m, data.FaceFrames(train, augmentation, settings.seed),
+              int(config["frame_iterations"]), int(config["frame_batch_size"]), frame_lr,
+              lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
         Stage("sequences", lambda m: VGGLSTM(m, int(config["lstm_hidden"])),
-              data.FaceSequences(train, length, gap, settings.seed), int(config["sequence_iterations"]),
-              int(config["sequence_batch_size"]), param_groups=lambda m, lr: vgg_param_groups(m, lr, m.head), **common),
+              data.FaceSequences(train, length, gap, settings.seed, augmentation), int(config["sequence_iterations"]),
+              int(config["sequence_batch_size"]), sequence_lr, lambda m, lr: vgg_param_groups(m, lr, m.head),
+              **common),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
