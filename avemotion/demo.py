@@ -143,7 +143,7 @@ FACE_EXPRESSIONS: dict[str, dict[int, tuple[float, float]]] = {
 }
 # Apex intensity range (scales the displacements above): strong enough that a small face model
 # trained from scratch on a few dozen clips sees the expression through identity and lighting.
-EXPRESSION_INTENSITY: tuple[float, float] = (1.3, 1.6)
+EXPRESSION_INTENSITY: tuple[float, float] = (1.15, 1.4)
 # Points that stay put besides the face oval: eye corners, lower lids, nose.
 _FIXED_LANDMARKS: tuple[int, ...] = (33, 133, 362, 263, 145, 144, 153, 374, 373, 380, 1, 4, 6, 168)
 
