@@ -1,5 +1,6 @@
 """End to end (slow): the shared demo run trains all five models; each must learn the demo corpus
-clearly above chance (1/7) on val and write complete predictions and metrics."""
+clearly above chance (the face models: the face groups, the most a face shows in the demo corpus)
+and write complete predictions and metrics."""
 from __future__ import annotations
 
 import json
@@ -27,13 +28,14 @@ def test_model_learns_the_demo_corpus(demo_run, model):
 
 @pytest.mark.parametrize("model", FACE_MODELS)
 def test_face_model_learns_the_face_groups_of_the_demo_corpus(demo_run, model):
-    """The demo corpus shows each class pair of a face group (avemotion.demo.FACE_GROUP) with the
-    same face, so a perfect face model scores 4/7 on the 7 classes by a coin flip per pair; on the
-    tiny corpus' 14 val clips that count is mostly coin flips (0.14 to 0.5 over seeds whose face-group
-    accuracy stayed at 0.64 to 0.86). What a face model can learn is the group: it must get the
-    face group of at least half the val clips, against 2/7 for always naming the biggest group."""
+    """The demo corpus shows both classes of a face group (avemotion.demo.FACE_GROUP) with the same
+    face, so a perfect face model scores 4/7 on the 7 classes by a coin flip per pair; on the tiny
+    corpus' 14 val clips that count is mostly coin flips (0.14 to 0.5 over seeds whose face-group
+    accuracy stayed at 0.57 to 0.86). What a face model can learn is the group: over all 28 held-out
+    clips (val and test; the demo run trains on train only) it must name the face group of at least
+    half, against 2/7 for always naming the biggest group."""
     rows = [row for row in read_predictions(demo_run.results / "predictions" / f"{model}.tsv")
-            if row["split"] == "val"]
+            if row["split"] in ("val", "test")]
     assert rows
     predicted = [FACE_GROUP[CLASSES[int(np.argmax(row["probs"]))]] for row in rows]
     actual = [FACE_GROUP[row["label"]] for row in rows]
