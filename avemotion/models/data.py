@@ -225,7 +225,7 @@ class FaceAugmentation:
 
     @classmethod
     def from_config(cls, config: Mapping) -> "FaceAugmentation":
-        return cls(bool(config.get("augment_flip", False)), float(config.get("augment_max_shift", 0.0)))
+        return cls(bool(config["augment_flip"]), float(config["augment_max_shift"]))
 
     def __call__(self, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """faces uint8 [..., S, S, 3] -> the same shape, flipped and shifted alike."""
@@ -251,9 +251,8 @@ def shift_edge(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
 class FaceFrames(Dataset, StepSeeded, OpenFiles):
     """Paper 2.1 step 2: single aligned faces (every unique face of every training clip)."""
 
-    def __init__(self, clips: Sequence[Clip], augmentation: FaceAugmentation = FaceAugmentation(),
-                 seed: int = 0) -> None:
-        self.clips, self.augmentation, self.seed = list(clips), augmentation, seed
+    def __init__(self, clips: Sequence[Clip], seed: int = 0, augmentation: FaceAugmentation = FaceAugmentation()) -> None:
+        self.clips, self.seed, self.augmentation = list(clips), seed, augmentation
         self.items: list[tuple[int, int]] = []
         for clip_index, clip in enumerate(self.clips):
             with h5py.File(clip.path, "r") as handle:

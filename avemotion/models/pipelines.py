@@ -200,7 +200,7 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
     stages = [
         Stage("fer2013", build_vgg, data.GreyImages(fer_images, fer_targets), int(config["fer_iterations"]),
               int(config["frame_batch_size"]), frame_lr, lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
-        Stage("frames", lambda m: m, data.FaceFrames(train, augmentation, settings.seed),
+        Stage("frames", lambda m: m, data.FaceFrames(train, settings.seed, augmentation),
               int(config["frame_iterations"]), int(config["frame_batch_size"]), frame_lr,
               lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
         Stage("sequences", lambda m: VGGLSTM(m, int(config["lstm_hidden"])),
