@@ -81,27 +81,40 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
 def write_predictions(path: str | os.PathLike, rows: Sequence[Mapping[str, object]]) -> None:
     """Write ``results/predictions/{model}.tsv``.
 
-    Each row: clip_id, split, label, probs (a length-7 sequence in CLASSES order), status, reason.
+    Each row: clip_id, split, label, probs, status, reason. An ok row's probs are 7 finite numbers in
+    CLASSES order; a quarantined row (the model could not see the clip) has probs None and is written
+    with empty probability cells: it carries no class.
     """
     table = []
     for row in rows:
-        probs = np.asarray(row["probs"], dtype=float)
-        if probs.shape != (len(CLASSES),) or not np.all(np.isfinite(probs)):
-            raise ValueError(f"clip {row['clip_id']}: probabilities must be 7 finite numbers, got {probs!r}")
+        status = row.get("status", STATUS_OK)
         cells = {key: row.get(key, "") for key in ("clip_id", "split", "label")}
-        cells.update({column: f"{p:.8f}" for column, p in zip(PROBABILITY_COLUMNS, probs)})
-        cells["status"] = row.get("status", STATUS_OK)
+        if status == STATUS_QUARANTINED:
+            if row["probs"] is not None:
+                raise ValueError(f"clip {row['clip_id']}: a quarantined row carries no probabilities")
+            cells.update({column: "" for column in PROBABILITY_COLUMNS})
+        elif status == STATUS_OK:
+            probs = np.asarray(row["probs"], dtype=float)
+            if probs.shape != (len(CLASSES),) or not np.all(np.isfinite(probs)):
+                raise ValueError(f"clip {row['clip_id']}: probabilities must be 7 finite numbers, got {probs!r}")
+            cells.update({column: f"{p:.8f}" for column, p in zip(PROBABILITY_COLUMNS, probs)})
+        else:
+            raise ValueError(f"clip {row['clip_id']}: unknown status {status!r}")
+        cells["status"] = status
         cells["reason"] = row.get("reason", "")
         table.append(cells)
     write_tsv(path, PREDICTION_COLUMNS, table)
 
 
 def read_predictions(path: str | os.PathLike) -> list[dict[str, object]]:
-    """Read a predictions table; each row's ``probs`` is a float array of length 7."""
+    """Read a predictions table; each row's ``probs`` is a float array of length 7, or None for a
+    quarantined row (tables written before quarantined rows were left empty held uniform
+    probabilities there; they are read as None too)."""
     rows: list[dict[str, object]] = []
     for row in read_tsv(path):
         parsed: dict[str, object] = {k: row[k] for k in ("clip_id", "split", "label", "status", "reason")}
-        parsed["probs"] = np.array([float(row[c]) for c in PROBABILITY_COLUMNS])
+        quarantined = row["status"] == STATUS_QUARANTINED
+        parsed["probs"] = None if quarantined else np.array([float(row[c]) for c in PROBABILITY_COLUMNS])
         rows.append(parsed)
     return rows
 

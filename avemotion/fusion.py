@@ -7,6 +7,14 @@ simplex grid (non-negative, summing to one, multiples of the grid step). Ties in
 are broken by UAR, then by fewer models, then by grid order (deterministic). For the paper's test
 submission the models were retrained on train+val and the val-chosen weights applied to them
 (refit mode).
+
+A clip that some models cannot see (their row is quarantined: no face on that track, no or silent
+audio) is fused over the models that saw it, with their weights renormalised to sum to one; when
+every model that saw it has weight 0 they get equal weights. A clip no model saw gets no prediction
+(a quarantined row with every model's reason), scored as a miss. `fuse_probabilities` is that one
+rule: the pipeline's fused rows, the grid search on val (every weight vector is scored with it) and
+`avemotion predict` (`predict.fuse_available`) all call it. Not in the paper, which does not say what
+it did with clips without a face.
 """
 from __future__ import annotations
 
@@ -16,13 +24,13 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, read_predictions, write_predictions
-from .constants import CLASSES, N_CLASSES
-from .metrics import label_indices, summarize
+from .constants import N_CLASSES
+from .metrics import NO_PREDICTION, label_indices, predicted_indices, summarize
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +46,8 @@ class AlignedPredictions:
     clip_ids: list[str]
     splits: np.ndarray  # [N] str
     labels: np.ndarray  # [N] str, "" for unlabelled clips
-    probs: np.ndarray  # [M, N, 7] in CLASSES order
-    ok: np.ndarray  # [M, N] bool: the model's row has status ok
+    probs: np.ndarray  # [M, N, 7] in CLASSES order; NaN where the model did not see the clip
+    ok: np.ndarray  # [M, N] bool: the model saw the clip (its row has status ok)
     reasons: list[list[str]] = field(default_factory=list)  # [M][N] quarantine reasons
 
     def subset(self, mask: np.ndarray) -> "AlignedPredictions":
@@ -58,8 +66,8 @@ class AlignedPredictions:
 def align_predictions(tables: Mapping[str, Sequence[Mapping[str, object]]]) -> AlignedPredictions:
     """Align the models' prediction rows on clip id (ordered by split, then clip id).
 
-    A clip that one model lacks gets that model's uniform 1/7 probabilities and is marked
-    quarantined for it, naming the clip, so no clip is silently dropped from the fusion.
+    A clip that one model lacks counts as not seen by that model (like a quarantined row), with a
+    reason naming the clip, so no clip is silently dropped from the fusion.
     A clip whose split or label differs between models is an error.
     """
     models = tuple(tables)
@@ -80,7 +88,7 @@ def align_predictions(tables: Mapping[str, Sequence[Mapping[str, object]]]) -> A
                 )
             by_model[model][clip_id] = row
     clip_ids = sorted(clip_info, key=lambda c: (clip_info[c][0], c))
-    probs = np.full((len(models), len(clip_ids), N_CLASSES), 1.0 / N_CLASSES)
+    probs = np.full((len(models), len(clip_ids), N_CLASSES), np.nan)
     ok = np.zeros((len(models), len(clip_ids)), dtype=bool)
     reasons = [[""] * len(clip_ids) for _ in models]
     for m, model in enumerate(models):
@@ -89,13 +97,15 @@ def align_predictions(tables: Mapping[str, Sequence[Mapping[str, object]]]) -> A
             if row is None:
                 reasons[m][n] = f"clip {clip_id} missing from {model} predictions"
                 continue
-            probs[m, n] = np.asarray(row["probs"], dtype=float)
-            ok[m, n] = row.get("status", STATUS_OK) == STATUS_OK
-            reasons[m][n] = "" if ok[m, n] else str(row.get("reason", "") or f"clip {clip_id} quarantined")
+            ok[m, n] = row.get("status", STATUS_OK) == STATUS_OK and row["probs"] is not None
+            if ok[m, n]:
+                probs[m, n] = np.asarray(row["probs"], dtype=float)
+            else:
+                reasons[m][n] = str(row.get("reason", "") or f"clip {clip_id} quarantined")
     missing = [(model, sum(1 for r in reasons[m] if "missing from" in r)) for m, model in enumerate(models)]
     for model, count in missing:
         if count:
-            log.warning("%d clips missing from %s predictions: fused with uniform probabilities", count, model)
+            log.warning("%d clips missing from %s predictions: fused without that model", count, model)
     return AlignedPredictions(
         models=models,
         clip_ids=clip_ids,
@@ -145,17 +155,58 @@ def simplex_grid(n_models: int, step: float) -> np.ndarray:
     return np.diff(edges, axis=1) - 1
 
 
-def fuse_probabilities(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted sum of the models' probabilities: probs [M, N, 7], weights [M] -> [N, 7]."""
-    return np.einsum("m,mnc->nc", np.asarray(weights, dtype=float), probs)
+def clip_weights(weights: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The weight each model gets on each clip: weights [..., M], seen [M, N] bool -> [..., M, N].
+
+    The weights of the models that saw a clip, renormalised to sum to one; equal weights over them
+    when they all have weight 0; all zero when no model saw the clip.
+    """
+    seen = np.asarray(seen, dtype=bool)
+    masked = np.asarray(weights, dtype=float)[..., :, None] * seen  # [..., M, N]
+    total = _sum_over_models(masked[..., m, :] for m in range(seen.shape[0]))[..., None, :]  # [..., 1, N]
+    equal = seen / np.maximum(seen.sum(axis=0), 1)  # [M, N]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, masked / total, equal)
 
 
-def evaluate_grid(weights: np.ndarray, probs: np.ndarray, true: np.ndarray,
+def fuse_probabilities(probs: np.ndarray, seen: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Fused probabilities of every clip over the models that saw it (`clip_weights`).
+
+    probs [M, N, 7] (rows of unseen clips are ignored, NaN allowed), seen [M, N] bool, weights [M]
+    or a batch of weight vectors [P, M] -> [N, 7] or [P, N, 7]; NaN rows for the clips no model saw.
+    """
+    seen = np.asarray(seen, dtype=bool)
+    per_clip = clip_weights(weights, seen)
+    seen_probs = np.where(seen[..., None], probs, 0.0)
+    fused = _sum_over_models(per_clip[..., m, :, None] * seen_probs[m] for m in range(seen.shape[0]))
+    fused[..., ~seen.any(axis=0), :] = np.nan
+    return fused
+
+
+def _sum_over_models(terms: Iterator[np.ndarray]) -> np.ndarray:
+    """One model's term after the other, in model order: a clip's fused value is then bit for bit
+    the same whether it is fused alone (predict), with the others (the pipeline) or in a batch of
+    grid points (the grid search)."""
+    terms = iter(terms)
+    total = np.array(next(terms), dtype=float)
+    for term in terms:
+        total += term
+    return total
+
+
+def fused_classes(fused: np.ndarray) -> np.ndarray:
+    """The argmax class of each fused row [..., N, 7] -> [..., N]; NO_PREDICTION for NaN rows."""
+    missing = np.isnan(fused).any(axis=-1)
+    return np.where(missing, NO_PREDICTION, np.where(missing[..., None], 0.0, fused).argmax(axis=-1))
+
+
+def evaluate_grid(weights: np.ndarray, probs: np.ndarray, seen: np.ndarray, true: np.ndarray,
                   n_classes: int = N_CLASSES) -> tuple[np.ndarray, np.ndarray]:
-    """Number of correct clips and UAR of every weight vector.
+    """Number of correct clips and UAR of every weight vector, fused with `fuse_probabilities`.
 
-    weights [P, M], probs [M, N, 7], true [N] class indices. Evaluated in chunks of grid points,
-    one einsum each. Returns (correct counts [P] int, UAR [P] float).
+    weights [P, M], probs [M, N, 7], seen [M, N] bool, true [N] class indices. A clip no model saw
+    is wrong for every weight vector. Evaluated in chunks of grid points. Returns (correct counts
+    [P] int, UAR [P] float).
     """
     weights = np.asarray(weights, dtype=float)
     true = np.asarray(true, dtype=int)
@@ -168,7 +219,7 @@ def evaluate_grid(weights: np.ndarray, probs: np.ndarray, true: np.ndarray,
     uars = np.empty(len(weights))
     for start in range(0, len(weights), chunk):
         block = weights[start:start + chunk]
-        predicted = np.einsum("pm,mnc->pnc", block, probs).argmax(axis=2)  # [p, N]
+        predicted = fused_classes(fuse_probabilities(probs, seen, block))  # [p, N]
         correct = predicted == true
         correct_counts[start:start + chunk] = correct.sum(axis=1)
         hits = correct.astype(float) @ onehot  # [p, C]
@@ -225,7 +276,7 @@ def grid_search_weights(val: AlignedPredictions, step: float) -> GridSearchResul
     """Section 3.2: the simplex-grid weights maximising accuracy on the labelled validation clips."""
     labelled = val.labels != ""
     true = label_indices(list(val.labels[labelled]))
-    probs = val.probs[:, labelled]
+    probs, seen = val.probs[:, labelled], val.ok[:, labelled]
     n_models = len(val.models)
     grid_counts = simplex_grid(n_models, step)
     resolution = grid_resolution(step)
@@ -234,9 +285,9 @@ def grid_search_weights(val: AlignedPredictions, step: float) -> GridSearchResul
         log.warning("no labelled validation clips: the fusion falls back to equal weights")
         return GridSearchResult(val.models, equal[0], step, len(grid_counts), 0, math.nan, math.nan,
                                 math.nan, math.nan, "equal weights (no labelled validation clips)")
-    correct_counts, uars = evaluate_grid(grid_counts / resolution, probs, true)
+    correct_counts, uars = evaluate_grid(grid_counts / resolution, probs, seen, true)
     best = choose_weights(correct_counts, uars, grid_counts)
-    equal_correct, equal_uar = evaluate_grid(equal, probs, true)
+    equal_correct, equal_uar = evaluate_grid(equal, probs, seen, true)
     log.info("grid of %d points over %s on %d val clips: best %s, accuracy %.4f, UAR %.4f",
              len(grid_counts), ", ".join(val.models), len(true), grid_counts[best] / resolution,
              correct_counts[best] / len(true), uars[best])
@@ -250,28 +301,50 @@ def grid_search_weights(val: AlignedPredictions, step: float) -> GridSearchResul
         val_uar=float(uars[best]),
         equal_val_accuracy=float(equal_correct[0] / len(true)),
         equal_val_uar=float(equal_uar[0]),
-        selection="grid search on val: accuracy, then UAR, then fewer models",
+        selection="grid search on val: accuracy, then UAR, then fewer models "
+                  "(each clip fused over the models that saw it; no model: a miss)",
     )
 
 
+def fusion_note(models: Sequence[str], weights: Sequence[float], seen: Sequence[bool]) -> str:
+    """What the fusion of one clip left out, "" when every model saw it (shared by the pipeline's
+    fused rows and `avemotion predict`)."""
+    available = [m for m, s in zip(models, seen) if s]
+    missing = [m for m, s in zip(models, seen) if not s]
+    if not available:
+        return "no fused model can see this clip"
+    notes = []
+    if missing:
+        lost = sum(float(w) for w, s in zip(weights, seen) if not s)
+        notes.append(f"predicted without {', '.join(missing)} (fusion weight {lost:.2f} left out); "
+                     f"weights renormalised over {', '.join(available)}")
+    if sum(float(w) for w, s in zip(weights, seen) if s) <= 0:
+        notes.append(f"the models that see this clip ({', '.join(available)}) all have fusion weight 0: "
+                     f"fused with equal weights")
+    return "; ".join(notes)
+
+
 def fused_rows(predictions: AlignedPredictions, weights: np.ndarray) -> list[dict[str, object]]:
-    """Prediction rows of the fused network. A clip is quarantined only when every model with a
-    non-zero weight quarantined it (its fused probabilities are then uniform)."""
-    fused = fuse_probabilities(predictions.probs, weights)
-    used = np.flatnonzero(np.asarray(weights) > 0)
+    """Prediction rows of the fused network (`fuse_probabilities`). A clip some models did not see
+    is ok, its reason says which and why; a clip no model saw is quarantined, without
+    probabilities, with every model's reason."""
+    weights = np.asarray(weights, dtype=float)
+    fused = fuse_probabilities(predictions.probs, predictions.ok, weights)
     rows = []
     for n, clip_id in enumerate(predictions.clip_ids):
-        quarantined_in = [m for m in used if not predictions.ok[m, n]]
-        notes = "; ".join(f"{predictions.models[m]}: {predictions.reasons[m][n]}" for m in quarantined_in)
-        if quarantined_in and len(quarantined_in) == len(used):
-            status, reason = STATUS_QUARANTINED, f"clip {clip_id} quarantined in every fused model ({notes})"
+        seen = predictions.ok[:, n]
+        note = fusion_note(predictions.models, weights, seen)
+        causes = "; ".join(f"{model}: {predictions.reasons[m][n]}"
+                           for m, model in enumerate(predictions.models) if not seen[m])
+        if seen.any():
+            status, probs, reason = STATUS_OK, fused[n], (f"{note} ({causes})" if causes else note)
         else:
-            status, reason = STATUS_OK, (f"uniform probabilities from {notes}" if notes else "")
+            status, probs, reason = STATUS_QUARANTINED, None, f"clip {clip_id}: {note} ({causes})"
         rows.append({
             "clip_id": clip_id,
             "split": predictions.splits[n],
             "label": predictions.labels[n],
-            "probs": fused[n],
+            "probs": probs,
             "status": status,
             "reason": reason,
         })
@@ -279,10 +352,11 @@ def fused_rows(predictions: AlignedPredictions, weights: np.ndarray) -> list[dic
 
 
 def split_metrics(rows: Sequence[Mapping[str, object]], split: str) -> dict[str, object]:
-    """`summarize` over the labelled rows of one split (NaN written as null)."""
+    """`summarize` over the labelled rows of one split (NaN written as null); a row without
+    probabilities is a miss."""
     labelled = [row for row in rows if row["split"] == split and row["label"]]
     true = label_indices([str(row["label"]) for row in labelled])
-    predicted = np.array([int(np.argmax(row["probs"])) for row in labelled], dtype=int)
+    predicted = predicted_indices([row["probs"] for row in labelled])
     summary = summarize(true, predicted)
     summary["accuracy"] = _finite_or_none(summary["accuracy"])
     summary["uar"] = _finite_or_none(summary["uar"])

@@ -1,4 +1,9 @@
-"""Accuracy, unweighted average recall and confusion matrices (paper section 3.2, Tables 1-6)."""
+"""Accuracy, unweighted average recall and confusion matrices (paper section 3.2, Tables 1-6).
+
+A clip a model cannot see (its input quarantined) gets no prediction: it is scored as wrong in the
+accuracy and as a miss of its true class in the recalls, and the confusion matrix counts it in an
+extra last column, "no prediction" (7 true classes x 7 predicted + 1; the paper's tables are 7 x 7).
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,6 +11,11 @@ from typing import Sequence
 import numpy as np
 
 from .constants import CLASSES
+
+# The predicted index of a clip that got no prediction; it never equals a true class index.
+NO_PREDICTION = -1
+NO_PREDICTION_LABEL = "no prediction"
+CONFUSION_COLUMNS: tuple[str, ...] = tuple(CLASSES) + (NO_PREDICTION_LABEL,)
 
 
 def label_indices(labels: Sequence[str]) -> np.ndarray:
@@ -17,20 +27,32 @@ def label_indices(labels: Sequence[str]) -> np.ndarray:
         raise ValueError(f"unknown class label {error.args[0]!r}; expected one of {CLASSES}") from None
 
 
+def predicted_index(probs: np.ndarray | None) -> int:
+    """The class index of one prediction row's probabilities; NO_PREDICTION when it has none."""
+    return NO_PREDICTION if probs is None else int(np.argmax(probs))
+
+
+def predicted_indices(probs: Sequence[np.ndarray | None]) -> np.ndarray:
+    return np.array([predicted_index(p) for p in probs], dtype=int)
+
+
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int = len(CLASSES)) -> np.ndarray:
-    """Counts, rows = true class, columns = predicted class."""
-    matrix = np.zeros((n_classes, n_classes), dtype=int)
-    np.add.at(matrix, (np.asarray(true, dtype=int), np.asarray(predicted, dtype=int)), 1)
+    """Counts [n_classes, n_classes + 1]: rows = true class, columns = predicted class, then the
+    clips with no prediction (NO_PREDICTION) in the last column."""
+    predicted = np.asarray(predicted, dtype=int)
+    matrix = np.zeros((n_classes, n_classes + 1), dtype=int)
+    np.add.at(matrix, (np.asarray(true, dtype=int), np.where(predicted == NO_PREDICTION, n_classes, predicted)), 1)
     return matrix
 
 
 def accuracy(confusion: np.ndarray) -> float:
+    """Correct clips over all clips, those without a prediction included."""
     total = confusion.sum()
     return float(np.trace(confusion) / total) if total else float("nan")
 
 
 def per_class_recall(confusion: np.ndarray) -> np.ndarray:
-    """Recall of each class; NaN for a class with no true samples."""
+    """Recall of each class (a clip without prediction is a miss); NaN for a class with no true samples."""
     support = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
@@ -44,20 +66,24 @@ def unweighted_average_recall(confusion: np.ndarray) -> float:
 
 
 def confusion_percent(confusion: np.ndarray) -> np.ndarray:
-    """Row-normalised confusion in percent, as in the paper's tables."""
+    """Row-normalised confusion in percent, as in the paper's tables (with ours, the no-prediction
+    column is part of the row)."""
     support = confusion.sum(axis=1, keepdims=True)
     return np.where(support > 0, 100.0 * confusion / np.maximum(support, 1), 0.0)
 
 
 def summarize(true: np.ndarray, predicted: np.ndarray) -> dict[str, object]:
-    """The metrics JSON block for one split (README, "Artifacts")."""
+    """The metrics JSON block for one split (README, "Artifacts"); `predicted` holds NO_PREDICTION
+    for the clips without a prediction."""
     confusion = confusion_matrix(true, predicted)
     recalls = per_class_recall(confusion)
     return {
         "n": int(confusion.sum()),
+        "n_no_prediction": int(confusion[:, -1].sum()),
         "accuracy": accuracy(confusion),
         "uar": unweighted_average_recall(confusion),
         "per_class_recall": {c: (None if np.isnan(r) else float(r)) for c, r in zip(CLASSES, recalls)},
+        "confusion_columns": list(CONFUSION_COLUMNS),
         "confusion": confusion.tolist(),
     }
 
@@ -99,7 +125,8 @@ def bootstrap_confidence_intervals(
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap intervals of accuracy and UAR, resampling clips with replacement.
 
-    Not in the paper (section 3.2 reports point values); with a few hundred validation clips,
+    A clip without prediction (NO_PREDICTION) is never correct. Not in the paper (section 3.2
+    reports point values); with a few hundred validation clips,
     differences of a few points are within these intervals. Returns {"accuracy": (low, high),
     "uar": (low, high)} as fractions; (nan, nan) when there are no clips.
     """

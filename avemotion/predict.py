@@ -10,11 +10,12 @@ weights of `results/fusion/weights.json` (paper 3.2). A clip the pipeline would 
 the same numbers as the pipeline's predictions.
 
 A clip that one modality cannot see (no face found, no audio stream, silent or too short audio) is
-predicted from the models that can see it: the fusion weights are renormalised over those models
-(the pipeline's fusion instead gives a quarantined model uniform 1/7 probabilities at its full
-weight). When every model that can see the clip has fusion weight 0, they are fused with equal
-weights, and the output says so. A clip no model can see, or that cannot be read, gets a message and
-no prediction; the other clips are still predicted.
+predicted from the models that can see it, by the pipeline's own rule (`fusion.fuse_probabilities`,
+the rule the grid search scored the weights with): the fusion weights are renormalised over those
+models; when they all have fusion weight 0 they get equal weights, and the output says so. The
+pipeline's fused row for such a clip is the same. A clip no model can see, or that cannot be read,
+gets a message and no prediction (the pipeline scores such a clip as a miss); the other clips are
+still predicted.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ import numpy as np
 from .artifacts import STATUS_OK, read_status
 from .constants import CLASS_NAMES, CLASSES, FUSION
 from .datasets import VIDEO_SUFFIXES, clip_id_from_stem
+from .fusion import clip_weights, fuse_probabilities, fusion_note
 
 log = logging.getLogger(__name__)
 
@@ -128,42 +130,22 @@ def resolve_config(config: Mapping | str | os.PathLike | None) -> dict:
 # --------------------------------------------------------------------------------------------------
 def fuse_available(probs: Mapping[str, np.ndarray | None], weights: Mapping[str, float]
                    ) -> tuple[np.ndarray | None, dict[str, float], str]:
-    """Weighted sum of the available models' probabilities, weights renormalised over them.
+    """One clip through the pipeline's fusion (`fusion.fuse_probabilities`): the weighted sum of the
+    available models' probabilities, weights renormalised over them.
 
     `probs` maps each fused model to its probabilities, or None when it cannot see the clip.
     Returns (fused [7] or None when no model is available, the weight used per model, a note that
-    says what was left out, "" when nothing was). With every model available this is exactly the
-    pipeline's fusion (`fusion.fuse_probabilities`) with the grid-searched weights.
+    says what was left out, "" when nothing was: `fusion.fusion_note`).
     """
     models = list(weights)
-    available = [m for m in models if probs.get(m) is not None]
-    missing = [m for m in models if probs.get(m) is None]
-    used = {m: 0.0 for m in models}
-    if not available:
-        return None, used, "no fused model can see this clip"
-    total = sum(float(weights[m]) for m in available)
-    note = ""
-    if total > 0:
-        for m in available:
-            used[m] = float(weights[m]) / total
-    else:
-        for m in available:
-            used[m] = 1.0 / len(available)
-        note = (f"the models that see this clip ({', '.join(available)}) all have fusion weight 0: "
-                f"fused with equal weights")
-    if missing:
-        lost = sum(float(weights[m]) for m in missing)
-        prefix = (f"predicted without {', '.join(missing)} (fusion weight {lost:.2f} left out); "
-                  f"weights renormalised over {', '.join(available)}")
-        note = f"{prefix}; {note}" if note else prefix
-    if len(available) == len(models) and total > 0 and abs(total - 1.0) < 1e-9:
-        from .fusion import fuse_probabilities  # the pipeline's own fusion when nothing is missing
-
-        fused = fuse_probabilities(np.stack([probs[m] for m in models])[:, None, :],
-                                   np.array([float(weights[m]) for m in models]))[0]
-        return fused, used, note
-    fused = sum(used[m] * np.asarray(probs[m], dtype=float) for m in available)
-    return np.asarray(fused, dtype=float), used, note
+    seen = np.array([[probs.get(m) is not None] for m in models])  # [M, 1]
+    stacked = np.stack([np.full(len(CLASSES), np.nan) if probs.get(m) is None else np.asarray(probs[m], dtype=float)
+                        for m in models])[:, None, :]
+    model_weights = np.array([float(weights[m]) for m in models])
+    fused = fuse_probabilities(stacked, seen, model_weights)[0]
+    used = {m: float(w) for m, w in zip(models, clip_weights(model_weights, seen)[:, 0])}
+    note = fusion_note(models, model_weights, seen[:, 0])
+    return (None if not seen.any() else fused), used, note
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Decision fusion (paper 3.2): simplex grid, known optima, tie rules, artifacts, refit mode."""
+"""Decision fusion (paper 3.2): simplex grid, known optima, tie rules, artifacts, refit mode, and
+clips some or all models cannot see (fused over the models that saw them; no model: a miss)."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,15 @@ from avemotion.fusion import (
     align_predictions,
     choose_weights,
     evaluate_grid,
+    fuse_probabilities,
+    fused_rows,
     grid_resolution,
     grid_search_weights,
     run_fusion,
     simplex_grid,
+    split_metrics,
 )
-from avemotion.metrics import label_indices
+from avemotion.metrics import NO_PREDICTION, label_indices
 
 MODELS = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
 
@@ -53,17 +57,48 @@ def test_grid_step_must_divide_one(step):
         grid_resolution(step)
 
 
+def renormalised_prediction(w, probs, seen):
+    """One clip by hand: weights renormalised over the models that saw it, equal weights when they
+    all have weight 0, NO_PREDICTION when none did."""
+    available = np.flatnonzero(seen)
+    if len(available) == 0:
+        return NO_PREDICTION
+    total = w[available].sum()
+    used = w[available] / total if total > 0 else np.full(len(available), 1 / len(available))
+    return int(np.argmax(sum(u * probs[m] for u, m in zip(used, available))))
+
+
 def test_evaluate_grid_matches_direct_fusion():
     rng = np.random.default_rng(1)
     probs = rng.dirichlet(np.ones(7), size=(3, 40))
+    seen = rng.random((3, 40)) > 0.3
+    seen[:, 0] = False  # no model saw clip 0
+    seen[:, 1] = [True, False, False]  # only model 0 saw clip 1: weight 0 there means equal weights
+    probs[~seen] = np.nan
     true = rng.integers(0, 7, 40)
     weights = simplex_grid(3, 0.25) / 4
-    correct, uars = evaluate_grid(weights, probs, true)
+    correct, uars = evaluate_grid(weights, probs, seen, true)
     for w, c, u in zip(weights, correct, uars):
-        predicted = np.einsum("m,mnc->nc", w, probs).argmax(axis=1)
+        predicted = np.array([renormalised_prediction(w, probs[:, n], seen[:, n]) for n in range(40)])
+        assert predicted[0] == NO_PREDICTION and predicted[1] == probs[0, 1].argmax()
         assert c == (predicted == true).sum()
         recalls = [np.mean(predicted[true == k] == k) for k in np.unique(true)]
         assert u == pytest.approx(np.mean(recalls))
+
+
+def test_fusion_of_one_clip_is_the_same_alone_and_in_a_batch():
+    """The grid search, the pipeline's rows and predict fuse a clip bit for bit the same."""
+    rng = np.random.default_rng(4)
+    probs = rng.dirichlet(np.ones(7), size=(5, 30))
+    seen = rng.random((5, 30)) > 0.4
+    grid = simplex_grid(5, 0.25) / 4
+    batch = fuse_probabilities(probs, seen, grid)
+    for p in (0, 17, len(grid) - 1):
+        together = fuse_probabilities(probs, seen, grid[p])
+        assert np.array_equal(batch[p], together, equal_nan=True)
+        for n in (0, 11, 29):
+            alone = fuse_probabilities(probs[:, n:n + 1], seen[:, n:n + 1], grid[p])[0]
+            assert np.array_equal(alone, together[n], equal_nan=True)
 
 
 def test_grid_search_agrees_with_brute_force():
@@ -155,10 +190,10 @@ def _constructed_corpus(seed=0, n_val=35, n_test=21):
 
 def test_run_fusion_writes_artifacts(tmp_path):
     probs_by_model, labels, splits = _constructed_corpus()
-    probs_by_model["audio_svm"][3] = 1 / 7  # a quarantined row carries uniform probabilities
     paths = _write_model_tables(tmp_path, probs_by_model, labels, splits)
     rows = read_predictions(paths["audio_svm"])
     rows[3]["status"], rows[3]["reason"] = "quarantined", "clip clip003: no audio stream"
+    rows[3]["probs"] = None  # a quarantined row carries no probabilities
     write_predictions(paths["audio_svm"], rows)
     result = run_fusion(paths, tmp_path / "fusion" / "weights.json", tmp_path / "predictions" / "fusion.tsv",
                         tmp_path / "metrics" / "fusion.json", grid_step=0.1)
@@ -175,6 +210,8 @@ def test_run_fusion_writes_artifacts(tmp_path):
         sorted(r["clip_id"] for r in fused if r["split"] == "test")
     assert len(fused) == len(labels)
     assert all(np.isclose(r["probs"].sum(), 1.0) for r in fused)
+    assert fused[3]["status"] == "ok" and "predicted without audio_svm" in fused[3]["reason"]
+    assert "clip clip003: no audio stream" in fused[3]["reason"]
     metrics = json.loads((tmp_path / "metrics" / "fusion.json").read_text())
     assert metrics["val"]["accuracy"] == pytest.approx(result.val_accuracy)
     assert metrics["val"]["n"] == 35 and metrics["test"]["n"] == 20
@@ -190,7 +227,7 @@ def test_quarantined_everywhere_stays_quarantined(tmp_path):
     tables = {}
     for model in MODELS[:2]:
         rows = rows_for(one_hot_probs(true), labels, ["val"] * 7)
-        rows[2]["probs"] = np.full(7, 1 / 7)
+        rows[2]["probs"] = None
         rows[2]["status"], rows[2]["reason"] = "quarantined", f"clip clip002: no face ({model})"
         tables[model] = rows
     for model, rows in tables.items():
@@ -198,8 +235,16 @@ def test_quarantined_everywhere_stays_quarantined(tmp_path):
     run_fusion({m: tmp_path / f"{m}.tsv" for m in tables}, tmp_path / "w.json", tmp_path / "fusion.tsv",
                tmp_path / "m.json", grid_step=0.5)
     fused = {r["clip_id"]: r for r in read_predictions(tmp_path / "fusion.tsv")}
-    assert fused["clip002"]["status"] == "quarantined" and "clip002" in fused["clip002"]["reason"]
+    assert fused["clip002"]["status"] == "quarantined" and fused["clip002"]["probs"] is None
+    assert "no fused model can see this clip" in fused["clip002"]["reason"]
+    assert "no face (vgg_lstm_a)" in fused["clip002"]["reason"] and "no face (vgg_lstm_b)" in fused["clip002"]["reason"]
     assert fused["clip001"]["status"] == "ok"
+    # The clip no model saw is a miss of its true class (FE): wrong, and in the no-prediction column.
+    metrics = json.loads((tmp_path / "m.json").read_text())["val"]
+    assert metrics["accuracy"] == pytest.approx(6 / 7) and metrics["n_no_prediction"] == 1
+    assert metrics["per_class_recall"]["FE"] == 0.0 and metrics["uar"] == pytest.approx(6 / 7)
+    assert metrics["confusion"][2] == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert json.loads((tmp_path / "w.json").read_text())["val"]["accuracy"] == pytest.approx(6 / 7)
 
 
 def test_left_out_models_and_refit_mode(tmp_path):
@@ -235,7 +280,7 @@ def test_inconsistent_labels_between_models_are_an_error():
         align_predictions(tables)
 
 
-def test_missing_clip_is_fused_with_uniform_probabilities():
+def test_missing_clip_is_fused_without_that_model():
     true = np.arange(7)
     labels = [CLASSES[k] for k in true]
     rows_a = rows_for(one_hot_probs(true), labels, ["val"] * 7)
@@ -243,4 +288,72 @@ def test_missing_clip_is_fused_with_uniform_probabilities():
     aligned = align_predictions(tables)
     assert len(aligned.clip_ids) == 7
     assert not aligned.ok[1, 6] and "clip006" in aligned.reasons[1][6]
-    assert np.allclose(aligned.probs[1, 6], 1 / 7)
+    assert np.isnan(aligned.probs[1, 6]).all()
+    [row] = fused_rows(aligned.subset(np.arange(7) == 6), np.array([0.3, 0.7]))
+    assert np.allclose(row["probs"], rows_a[6]["probs"]) and "without audio_svm" in row["reason"]
+
+
+def _unseen_face_corpus():
+    """Two models, 10 val clips. The face model A and the audio model B each get 5 of the 7 clips
+    both see; a mixture with 0.185 < w_A < 0.815 gets 6 (A fixes B's unsure clip 4, B fixes A's
+    unsure clip 5; clip 6 fools both). A cannot see clips 7 and 8 (true AN, B says DI), no model
+    sees clip 9 (true AN)."""
+    true = np.array([0, 1, 2, 3, 4, 5, 6, 0, 0, 0])
+    p_a, p_b = one_hot_probs(true[:7]), one_hot_probs(true[:7])
+    p_a[5] = 0.0; p_a[5, 5], p_a[5, 2] = 0.4, 0.6
+    p_b[4] = 0.0; p_b[4, 4], p_b[4, 1] = 0.4, 0.6
+    p_a[6], p_b[6] = one_hot_probs([3])[0], one_hot_probs([3])[0]
+    p_a = np.concatenate([p_a, np.full((3, 7), np.nan)])
+    p_b = np.concatenate([p_b, one_hot_probs([1, 1]), np.full((1, 7), np.nan)])
+    seen = np.array([[True] * 7 + [False] * 3, [True] * 9 + [False]])
+    return true, np.stack([p_a, p_b]), seen
+
+
+def test_grid_search_scores_unseen_clips_as_the_fused_rows_do(tmp_path):
+    """Scoring an unseen clip as a uniform 1/7 row at full weight (the old rule) rewards the face
+    model alone: the uniform rows of clips 7-9 then "predict" AN, their true class, 8/10. Renormalised
+    fusion scores A alone 5/10 (clips 7, 8 fall back to B, clip 9 is a miss) and picks the mixture,
+    6/10; the fused rows and their metrics show exactly that accuracy."""
+    true, probs, seen = _unseen_face_corpus()
+    labels = [CLASSES[k] for k in true]
+    tables = {}
+    for m, model in enumerate(("vgg_lstm_a", "audio_svm")):
+        tables[model] = [
+            {"clip_id": f"clip{n}", "split": "val", "label": labels[n], "probs": probs[m, n] if seen[m, n] else None,
+             "status": "ok" if seen[m, n] else "quarantined", "reason": "" if seen[m, n] else f"clip clip{n}: no input"}
+            for n in range(10)]
+    grid = simplex_grid(2, 0.05) / 20
+    old_rule = np.where(seen[..., None], probs, 1 / 7)
+    old_correct = [(np.einsum("m,mnc->nc", w, old_rule).argmax(axis=1) == true).sum() for w in grid]
+    assert max(old_correct) == 8 and grid[int(np.argmax(old_correct))].tolist() == [1.0, 0.0]
+
+    paths = {}
+    for model, rows in tables.items():
+        paths[model] = tmp_path / f"{model}.tsv"
+        write_predictions(paths[model], rows)
+    result = run_fusion(paths, tmp_path / "w.json", tmp_path / "fusion.tsv", tmp_path / "m.json", grid_step=0.05)
+    assert result.val_accuracy == pytest.approx(6 / 10)
+    assert 0.185 < result.weights[0] < 0.815 and result.weights.sum() == pytest.approx(1.0)
+    correct, _ = evaluate_grid(grid, probs, seen, true)
+    assert correct[-1] == 5  # grid order: the last point is w_A = 1
+    fused = {r["clip_id"]: r for r in read_predictions(tmp_path / "fusion.tsv")}
+    assert [int(np.argmax(fused[f"clip{n}"]["probs"])) for n in (7, 8)] == [1, 1]  # B's DI, not AN
+    assert fused["clip9"]["probs"] is None and fused["clip9"]["status"] == "quarantined"
+    metrics = json.loads((tmp_path / "m.json").read_text())["val"]
+    assert metrics["accuracy"] == pytest.approx(result.val_accuracy) and metrics["n_no_prediction"] == 1
+    assert metrics["per_class_recall"]["AN"] == pytest.approx(1 / 4)  # clip 0 right; 7, 8 wrong; 9 a miss
+    assert split_metrics(fused_rows(align_predictions(tables), result.weights), "val") == metrics
+
+
+def test_seen_models_with_weight_zero_get_equal_weights():
+    true, probs, seen = _unseen_face_corpus()
+    labels = [CLASSES[k] for k in true]
+    tables = {model: [{"clip_id": f"clip{n}", "split": "val", "label": labels[n],
+                       "probs": probs[m, n] if seen[m, n] else None,
+                       "status": "ok" if seen[m, n] else "quarantined", "reason": "" if seen[m, n] else "no input"}
+                      for n in range(10)]
+              for m, model in enumerate(("vgg_lstm_a", "audio_svm"))}
+    rows = fused_rows(align_predictions(tables), np.array([1.0, 0.0]))
+    assert np.array_equal(rows[7]["probs"], probs[1, 7])
+    assert "all have fusion weight 0: fused with equal weights" in rows[7]["reason"]
+    assert rows[0]["reason"] == "" and np.array_equal(rows[0]["probs"], probs[0, 0])

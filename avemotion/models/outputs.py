@@ -1,10 +1,12 @@
 """What every model writes (README, "Artifacts"): predictions TSV, metrics JSON, train_log.csv and
 the training curve PNG.
 
-Quarantined clips (issue 5 item 5): a clip whose input for the model's modality is quarantined or
-missing gets uniform probabilities 1/7 with status "quarantined" and the reason, so fusion and the
-report see every clip. Metrics count every labelled clip of the split, quarantined ones included
-(their uniform row predicts the first class, AN); `n_quarantined` says how many there were.
+Quarantined clips (issue 5 item 5, issue 11 item 5): a clip whose input for the model's modality is
+quarantined or missing gets a row with status "quarantined", the reason, and no probabilities, so
+fusion and the report see every clip. Metrics count every labelled clip of the split: a quarantined
+one has no prediction, so it is wrong in the accuracy, a miss of its true class in the recalls and
+counted in the confusion matrix's "no prediction" column (`avemotion.metrics`); `n_quarantined`
+says how many there were.
 """
 from __future__ import annotations
 
@@ -16,11 +18,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, write_predictions
-from ..constants import N_CLASSES
-from ..metrics import label_indices, summarize
+from ..metrics import label_indices, predicted_indices, summarize
 from .data import Clip
-
-UNIFORM = np.full(N_CLASSES, 1.0 / N_CLASSES)
 
 
 def evaluation_splits(train_splits: Sequence[str]) -> tuple[str, ...]:
@@ -30,6 +29,7 @@ def evaluation_splits(train_splits: Sequence[str]) -> tuple[str, ...]:
 
 def prediction_rows(clips: Sequence[Clip], splits: Sequence[str],
                     predict: Callable[[Clip], np.ndarray]) -> list[dict]:
+    """One row per clip of `splits`: the model's probabilities, or none when it cannot see the clip."""
     rows = []
     for clip in clips:
         if clip.split not in splits:
@@ -37,7 +37,7 @@ def prediction_rows(clips: Sequence[Clip], splits: Sequence[str],
         if clip.status == STATUS_OK:
             probs, status, reason = np.asarray(predict(clip), dtype=float), STATUS_OK, ""
         else:
-            probs, status, reason = UNIFORM.copy(), STATUS_QUARANTINED, clip.reason
+            probs, status, reason = None, STATUS_QUARANTINED, clip.reason
         rows.append({"clip_id": clip.clip_id, "split": clip.split, "label": clip.label, "probs": probs,
                      "status": status, "reason": reason})
     return rows
@@ -57,7 +57,7 @@ def metrics_by_split(rows: Sequence[Mapping], splits: Sequence[str]) -> dict:
     for split in splits:
         labelled = [r for r in rows if r["split"] == split and r["label"]]
         true = label_indices([r["label"] for r in labelled])
-        predicted = np.array([int(np.argmax(r["probs"])) for r in labelled], dtype=int)
+        predicted = predicted_indices([r["probs"] for r in labelled])
         block = _finite_or_none(summarize(true, predicted))
         block["n_quarantined"] = sum(r["status"] != STATUS_OK for r in labelled)
         result[split] = block
