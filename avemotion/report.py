@@ -2,6 +2,11 @@
 bootstrap 95 % intervals, confusion matrices in percent beside the paper's, the fusion weights and
 their gain over equal weights, and every input clip's status per stage.
 
+A clip a model could not see has no prediction (`avemotion.metrics`): it is scored as wrong, and our
+confusion matrices are 7 x 8, the last column counting those clips; the paper's tables are 7 x 7.
+When the VGG-LSTMs were not initialised as in the paper (no VGG-Face weights, no FER-2013 step (a)),
+summary.md says so first.
+
 Files written to `results/report/`: `summary.md`, `summary.tsv` (the side-by-side table),
 `clips.tsv`, `confusion_{model}.png`.
 """
@@ -31,12 +36,16 @@ from .constants import (
     PAPER_VAL_ACCURACY,
     PAPER_VAL_UAR,
 )
-from .fusion import fuse_probabilities, load_predictions
+from .fusion import fuse_probabilities, fused_classes, load_predictions
 from .metrics import (
+    CONFUSION_COLUMNS,
+    NO_PREDICTION_LABEL,
     bootstrap_confidence_intervals,
     bootstrap_difference_intervals,
     confusion_percent,
     label_indices,
+    predicted_index,
+    predicted_indices,
     summarize,
 )
 
@@ -49,7 +58,7 @@ CLIP_STATUS_MISSING = "missing"
 CLIP_STATUS_NOT_APPLICABLE = "n/a"
 MAX_LISTED_QUARANTINED = 50
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "model", "split", "n", "n_quarantined", "accuracy", "accuracy_low", "accuracy_high",
+    "model", "split", "n", "n_quarantined", "n_no_prediction", "accuracy", "accuracy_low", "accuracy_high",
     "uar", "uar_low", "uar_high", "paper_accuracy", "paper_uar",
 )
 
@@ -62,11 +71,12 @@ class SplitScores:
     split: str
     n: int
     n_quarantined: int
+    n_no_prediction: int  # scored as wrong: the last confusion column
     accuracy: float
     uar: float
     accuracy_interval: tuple[float, float]
     uar_interval: tuple[float, float]
-    confusion: np.ndarray  # counts, rows = true class
+    confusion: np.ndarray  # counts [7, 8]: rows = true class, columns = predicted class, then no prediction
 
     @property
     def confusion_percent(self) -> np.ndarray:
@@ -96,7 +106,7 @@ def score_split(model: str, split: str, rows: Sequence[Mapping[str, object]], n_
     if not labelled:
         return None
     true = label_indices([str(row["label"]) for row in labelled])
-    predicted = np.array([int(np.argmax(row["probs"])) for row in labelled], dtype=int)
+    predicted = predicted_indices([row["probs"] for row in labelled])
     summary = summarize(true, predicted)
     intervals = bootstrap_confidence_intervals(true, predicted, n_resamples=n_resamples, seed=seed,
                                                confidence=BOOTSTRAP_CONFIDENCE)
@@ -105,6 +115,7 @@ def score_split(model: str, split: str, rows: Sequence[Mapping[str, object]], n_
         split=split,
         n=len(labelled),
         n_quarantined=sum(1 for row in labelled if row["status"] != STATUS_OK),
+        n_no_prediction=int(summary["n_no_prediction"]),
         accuracy=float(summary["accuracy"]),
         uar=float(summary["uar"]),
         accuracy_interval=intervals["accuracy"],
@@ -132,28 +143,31 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
 
 
 def confusion_markdown(ours: np.ndarray, paper: np.ndarray | None) -> str:
-    """Rows = true class AN..SU, columns = predicted; each cell 'ours (paper)' in percent."""
+    """Rows = true class AN..SU, columns = predicted AN..SU then "no prediction" (ours is 7 x 8, the
+    paper's 7 x 7: its cells go beside ours in the first seven columns); each cell 'ours (paper)' in
+    percent."""
     rows = []
     for i, true_class in enumerate(CLASSES):
         cells = []
-        for j in range(len(CLASSES)):
+        for j in range(len(CONFUSION_COLUMNS)):
             cell = f"{ours[i, j]:.2f}"
-            if paper is not None:
+            if paper is not None and j < paper.shape[1]:
                 cell += f" ({paper[i, j]:.2f})"
             cells.append(cell)
         rows.append([f"**{true_class}**"] + cells)
-    return markdown_table(["true \\ predicted"] + list(CLASSES), rows)
+    return markdown_table(["true \\ predicted"] + list(CONFUSION_COLUMNS), rows)
 
 
 def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitScores]) -> None:
-    """PNG heatmaps: ours per scored split, then the paper's table for this model, if any."""
+    """PNG heatmaps: ours per scored split (7 x 8, the last column "no prediction"), then the
+    paper's table for this model (7 x 7), if any."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels: list[tuple[str, np.ndarray]] = [
-        (f"ours, {s.split} (n={s.n})\nacc {_percent(s.accuracy, 1)} %, UAR {_percent(s.uar, 1)} %",
+        (f"ours, {s.split} (n={s.n}, {s.n_no_prediction} without prediction)\nacc {_percent(s.accuracy, 1)} %, UAR {_percent(s.uar, 1)} %",
          s.confusion_percent)
         for s in scores
     ]
@@ -164,17 +178,20 @@ def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitS
                        f"acc {accuracy:.1f} %, UAR {uar:.1f} %",
                        np.array(PAPER_CONFUSION_PERCENT[model])))
     if not panels:
-        panels.append(("no labelled clips", np.zeros((len(CLASSES), len(CLASSES)))))
+        panels.append(("no labelled clips", np.zeros((len(CLASSES), len(CONFUSION_COLUMNS)))))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False)
     for axis, (title, matrix) in zip(axes[0], panels):
         axis.imshow(matrix, cmap="Blues", vmin=0, vmax=100)
-        for i in range(len(CLASSES)):
-            for j in range(len(CLASSES)):
-                axis.text(j, i, f"{matrix[i, j]:.0f}", ha="center", va="center", fontsize=8,
-                          color="white" if matrix[i, j] > 55 else "black")
-        axis.set_xticks(range(len(CLASSES)), CLASSES)
+        for i, j in np.ndindex(*matrix.shape):
+            axis.text(j, i, f"{matrix[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                      color="white" if matrix[i, j] > 55 else "black")
+        has_no_prediction_column = matrix.shape[1] > len(CLASSES)
+        if has_no_prediction_column:
+            axis.axvline(len(CLASSES) - 0.5, color="grey", linewidth=1)
+        column_names = list(CLASSES) + (["none"] if has_no_prediction_column else [])
+        axis.set_xticks(range(len(column_names)), column_names)
         axis.set_yticks(range(len(CLASSES)), CLASSES)
-        axis.set_xlabel("predicted")
+        axis.set_xlabel("predicted" + (" (none: no prediction)" if has_no_prediction_column else ""))
         axis.set_ylabel("true")
         axis.set_title(title, fontsize=9)
     figure.suptitle(f"{model}: confusion in % of the true class")
@@ -193,12 +210,16 @@ def clip_status_table(
     """Every input clip (manifest + probe quarantine) with its status and reason per stage.
 
     Stage indices are optional: a stage whose index is not given is left out. An index without a
-    status column counts every listed clip as done. Prediction tables cover val and test clips only.
+    status column counts every listed clip as done. Prediction tables cover val and test clips only;
+    each model also gets a `{model}_predicted` column: the predicted class, or "no prediction" for a
+    clip it could not see (scored as a miss).
     """
     stages = ["probe"] + list(stage_index_paths) + list(prediction_paths)
     columns = ["clip_id", "split", "label", "path"]
     for stage in stages:
         columns += [f"{stage}_status", f"{stage}_reason"]
+        if stage in prediction_paths:
+            columns.append(f"{stage}_predicted")
     indices: dict[str, dict[str, Mapping[str, object]]] = {}
     for stage, path in stage_index_paths.items():
         indices[stage] = {row["clip_id"]: row for row in read_tsv(path)}
@@ -223,6 +244,8 @@ def clip_status_table(
                 status = STATUS_QUARANTINED if quarantined else CLIP_STATUS_DONE
                 reason = str(stage_row.get("reason", "") or "")
             entry[f"{stage}_status"], entry[f"{stage}_reason"] = status, reason
+            if stage in prediction_paths:
+                entry[f"{stage}_predicted"] = "" if stage_row is None else _predicted_label(stage_row["probs"])
         table.append(entry)
     for row in read_tsv(quarantine_path):
         stage = row.get("stage", "probe") or "probe"
@@ -232,8 +255,14 @@ def clip_status_table(
                  "probe_reason": reason if stage == "probe" else f"{stage}: {reason}"}
         for later in stages[1:]:
             entry[f"{later}_status"], entry[f"{later}_reason"] = CLIP_STATUS_SKIPPED, "quarantined at probe"
+            if later in prediction_paths:
+                entry[f"{later}_predicted"] = ""
         table.append(entry)
     return columns, table
+
+
+def _predicted_label(probs: np.ndarray | None) -> str:
+    return NO_PREDICTION_LABEL if probs is None else CLASSES[predicted_index(probs)]
 
 
 def _status_counts(columns: Sequence[str], table: Sequence[Mapping[str, str]]) -> list[list[object]]:
@@ -266,8 +295,8 @@ def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping
     val = predictions.subset((predictions.splits == "val") & (predictions.labels != ""))
     true = label_indices(list(val.labels))
     grid_weights = np.array([weights["weights"][m] for m in models])
-    grid_predicted = fuse_probabilities(val.probs, grid_weights).argmax(axis=1)
-    equal_predicted = fuse_probabilities(val.probs, np.full(len(models), 1.0 / len(models))).argmax(axis=1)
+    grid_predicted = fused_classes(fuse_probabilities(val.probs, val.ok, grid_weights))
+    equal_predicted = fused_classes(fuse_probabilities(val.probs, val.ok, np.full(len(models), 1.0 / len(models))))
     differences = bootstrap_difference_intervals(true, grid_predicted, equal_predicted,
                                                  n_resamples=n_resamples, seed=seed,
                                                  confidence=BOOTSTRAP_CONFIDENCE)
@@ -284,7 +313,34 @@ def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping
     lines.append("")
     lines.append("The weights were chosen on these same validation clips, so this gain is optimistic; "
                  "only the test split measures it without selection bias.")
+    partial = int((~val.ok).any(axis=0).sum())
+    unseen = int((~val.ok).all(axis=0).sum())
+    lines += ["", f"Every clip is fused over the models that saw it, their weights renormalised (equal "
+              f"weights when all of them have weight 0), in the grid search as in the fused predictions: "
+              f"{partial} of these val clips were not seen by every model, {unseen} by none (no prediction, "
+              f"scored as wrong)."]
     return "\n".join(lines)
+
+
+def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, object]) -> str:
+    """The sentence that opens summary.md when the VGG-LSTMs were not initialised as in the paper
+    (section 2.1: VGG-Face weights, then FER-2013 step (a)); "" when they were. `vgg_lstm_init`
+    holds config["models"]["vgg_lstm"]'s vgg_face_weights, fer2013_csv and fer_iterations."""
+    no_vgg_face = not vgg_lstm_init["vgg_face_weights"]
+    skipped_fer = []
+    if not vgg_lstm_init["fer2013_csv"]:
+        skipped_fer.append("models.vgg_lstm.fer2013_csv empty")
+    if int(vgg_lstm_init["fer_iterations"]) == 0:
+        skipped_fer.append("models.vgg_lstm.fer_iterations 0")
+    parts = []
+    if no_vgg_face:
+        parts.append("from random initialisation (no VGG-Face weights, models.vgg_lstm.vgg_face_weights empty)")
+    if skipped_fer:
+        parts.append(f"without FER-2013 step (a) ({', '.join(skipped_fer)})")
+    if not parts:
+        return ""
+    return (f"**Not the paper's experiment:** the VGG-LSTMs were trained {' and '.join(parts)}, so their "
+            f"scores and the fused network's are not comparable with the paper's.")
 
 
 def build_report(
@@ -299,8 +355,10 @@ def build_report(
     confusion_png_paths: Mapping[str, str | os.PathLike],
     bootstrap_samples: int = 1000,
     seed: int = 0,
+    vgg_lstm_init: Mapping[str, object] | None = None,
 ) -> dict[str, dict[str, SplitScores]]:
-    """Write the whole report. `prediction_paths` lists the models in table order (fusion last)."""
+    """Write the whole report. `prediction_paths` lists the models in table order (fusion last);
+    `vgg_lstm_init` (see `vgg_lstm_deviation`) says how the VGG-LSTMs were initialised."""
     weights = json.loads(Path(weights_path).read_text())
     scores: dict[str, dict[str, SplitScores]] = {}
     for model, path in prediction_paths.items():
@@ -319,6 +377,7 @@ def build_report(
             paper_accuracy, paper_uar = paper_scores(model, split)
             summary_rows.append({
                 "model": model, "split": split, "n": s.n, "n_quarantined": s.n_quarantined,
+                "n_no_prediction": s.n_no_prediction,
                 "accuracy": s.accuracy, "accuracy_low": s.accuracy_interval[0],
                 "accuracy_high": s.accuracy_interval[1], "uar": s.uar, "uar_low": s.uar_interval[0],
                 "uar_high": s.uar_interval[1],
@@ -330,26 +389,34 @@ def build_report(
     columns, clips = clip_status_table(manifest_path, quarantine_path, stage_index_paths, prediction_paths)
     write_tsv(clips_tsv_path, columns, clips)
 
-    markdown = _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed)
+    fuses_vgg_lstms = any(model.startswith("vgg_lstm") for model in prediction_paths)
+    deviation = vgg_lstm_deviation(vgg_lstm_init) if vgg_lstm_init is not None and fuses_vgg_lstms else ""
+    markdown = _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
+                                 deviation)
     with atomic_output(summary_md_path) as tmp:
         tmp.write_text(markdown)
     return scores
 
 
-def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed) -> str:
+def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
+                      deviation: str) -> str:
     lines = ["# avemotion results", ""]
+    if deviation:
+        lines += [deviation, ""]
     lines.append(
         f"Accuracy and UAR (unweighted average recall) in percent over the labelled clips, each with a "
         f"{100 * BOOTSTRAP_CONFIDENCE:.0f} % percentile bootstrap interval ({bootstrap_samples} resamples of "
         f"the clips, seed {seed}). Differences smaller than these intervals are noise. Paper values: "
         f"EmotiW 2017 AFEW validation (Tables 1-5, section 3.2) and the fused test submission (Table 6); "
-        f"challenge baseline {CHALLENGE_BASELINE_VAL_ACCURACY:.2f} % val accuracy. Clips a model "
-        f"quarantined count as scored with uniform probabilities."
+        f"challenge baseline {CHALLENGE_BASELINE_VAL_ACCURACY:.2f} % val accuracy. A clip a model "
+        f"could not see (quarantined: no face on its track, no or silent audio) has no prediction from it and "
+        f"counts as wrong (a miss of its true class in the UAR); the fused network predicts a clip from the "
+        f"models that saw it."
     )
     lines += ["", "## All models side by side", ""]
     header = ["model", "val n", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
               "test n", "test accuracy [95 % CI]", "test UAR [95 % CI]", "paper test acc", "paper test UAR",
-              "quarantined (val+test)"]
+              "no prediction (val / test)"]
     rows = []
     for model, by_split in scores.items():
         row: list[object] = [f"**{model}**" if model == FUSION else model]
@@ -361,12 +428,16 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
             else:
                 row += [s.n, _with_interval(s.accuracy, s.accuracy_interval), _with_interval(s.uar, s.uar_interval)]
             row += [_paper_cell(paper_accuracy), _paper_cell(paper_uar)]
-        row.append(sum(s.n_quarantined for s in by_split.values()))
+        row.append(" / ".join(str(by_split[split].n_no_prediction) if split in by_split else "–"
+                              for split in REPORT_SPLITS))
         rows.append(row)
     lines.append(markdown_table(header, rows))
     lines += ["", fusion_gain_section(weights, prediction_paths, bootstrap_samples, seed), ""]
 
     lines += ["## Confusion matrices (percent of the true class; rows true AN DI FE HA NE SA SU)", ""]
+    lines += ["Ours are 7 x 8: the last column holds the clips the model could not see (no prediction, "
+              "scored as wrong); the paper's tables are 7 x 7 and sit in parentheses beside our first seven "
+              "columns.", ""]
     for model, by_split in scores.items():
         for split, s in by_split.items():
             paper = paper_confusion(model, split)
@@ -375,7 +446,8 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
             if paper is not None:
                 title += f" (paper Table {PAPER_CONFUSION_TABLE[model]} in parentheses)"
             lines += [title, ""]
-            summary = (f"n = {s.n}; accuracy {_with_interval(s.accuracy, s.accuracy_interval)} %, "
+            summary = (f"n = {s.n} ({s.n_no_prediction} without prediction); "
+                       f"accuracy {_with_interval(s.accuracy, s.accuracy_interval)} %, "
                        f"UAR {_with_interval(s.uar, s.uar_interval)} %")
             if paper_accuracy is not None:
                 summary += f"; paper: accuracy {paper_accuracy:.2f} %"

@@ -19,7 +19,7 @@ from avemotion.metrics import (
     per_class_recall,
     unweighted_average_recall,
 )
-from avemotion.report import build_report, clip_status_table
+from avemotion.report import build_report, clip_status_table, vgg_lstm_deviation
 
 MODELS = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
 
@@ -30,9 +30,9 @@ def test_confusion_accuracy_uar_by_hand():
     true = np.array([0, 0, 0, 1, 1, 3])
     predicted = np.array([0, 0, 1, 1, 3, 3])
     confusion = confusion_matrix(true, predicted)
-    assert confusion[0].tolist() == [2, 1, 0, 0, 0, 0, 0]
-    assert confusion[1].tolist() == [0, 1, 0, 1, 0, 0, 0]
-    assert confusion[3].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    assert confusion[0].tolist() == [2, 1, 0, 0, 0, 0, 0, 0]  # last column: no prediction
+    assert confusion[1].tolist() == [0, 1, 0, 1, 0, 0, 0, 0]
+    assert confusion[3].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
     assert confusion.sum() == 6
     assert accuracy(confusion) == pytest.approx(4 / 6)
     # recalls: AN 2/3, DI 1/2, HA 1/1; absent classes do not count.
@@ -112,7 +112,7 @@ def _write_inputs(tmp_path):
         for k, i in enumerate(scored):
             quarantined = model.startswith("audio") and clip_ids[i] == "val_03"
             rows.append({"clip_id": clip_ids[i], "split": splits[i], "label": labels[i],
-                         "probs": np.full(7, 1 / 7) if quarantined else probs[k],
+                         "probs": None if quarantined else probs[k],
                          "status": "quarantined" if quarantined else "ok",
                          "reason": "clip val_03: audio shorter than 0.1 s" if quarantined else ""})
         paths[model] = results / "predictions" / f"{model}.tsv"
@@ -123,16 +123,24 @@ def _write_inputs(tmp_path):
     return results, paths
 
 
-def test_report_files_from_constructed_predictions(tmp_path):
-    results, paths = _write_inputs(tmp_path)
+PAPER_INIT = {"vgg_face_weights": "vgg_face.pth", "fer2013_csv": "fer2013.csv", "fer_iterations": 2000}
+
+
+def _build(results, paths, vgg_lstm_init=PAPER_INIT):
     report = results / "report"
     pngs = {m: report / f"confusion_{m}.png" for m in paths}
     scores = build_report(
         paths, results / "fusion" / "weights.json", results / "manifest.tsv", results / "quarantine.tsv",
         {"media": results / "media" / "index.tsv", "audio": results / "audio" / "index.tsv"},
         report / "summary.md", report / "summary.tsv", report / "clips.tsv", pngs,
-        bootstrap_samples=200, seed=0,
+        bootstrap_samples=200, seed=0, vgg_lstm_init=vgg_lstm_init,
     )
+    return report, pngs, scores
+
+
+def test_report_files_from_constructed_predictions(tmp_path):
+    results, paths = _write_inputs(tmp_path)
+    report, pngs, scores = _build(results, paths)
     for png in pngs.values():
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (report / "summary.md").read_text()
@@ -143,6 +151,14 @@ def test_report_files_from_constructed_predictions(tmp_path):
     assert f"({PAPER_CONFUSION_PERCENT['vgg_lstm_a'][0][0]:.2f})" in markdown
     assert "Gain of the grid-searched weights over equal weights" in markdown
     assert "broken_00" in markdown and "val_03" in markdown
+    assert "Not the paper's experiment" not in markdown
+    # Ours 7 x 8 (no-prediction column last), the paper's 7 x 7 beside our first seven columns.
+    assert "| true \\ predicted | AN | DI | FE | HA | NE | SA | SU | no prediction |" in markdown
+    assert "the paper's tables are 7 x 7" in markdown
+    audio_svm_val = markdown.split("### audio_svm, val")[1].split("###")[0]
+    assert "(1 without prediction)" in audio_svm_val
+    assert audio_svm_val.count("| **") == 7 and all(line.count("|") == 10 for line in audio_svm_val.splitlines()
+                                                  if line.startswith("| **"))
 
     fusion_metrics = json.loads((results / "metrics" / "fusion.json").read_text())
     assert scores["fusion"]["val"].accuracy == pytest.approx(fusion_metrics["val"]["accuracy"])
@@ -151,6 +167,11 @@ def test_report_files_from_constructed_predictions(tmp_path):
     assert {(row["model"], row["split"]) for row in summary} == {(m, s) for m in paths for s in ("val", "test")}
     for row in summary:
         assert float(row["accuracy_low"]) <= float(row["accuracy"]) <= float(row["accuracy_high"])
+    no_prediction = {(row["model"], row["split"]): int(row["n_no_prediction"]) for row in summary}
+    assert no_prediction[("audio_svm", "val")] == 1 and no_prediction[("vgg_lstm_a", "val")] == 0
+    assert no_prediction[("fusion", "val")] == 0  # the face models saw val_03
+    assert scores["audio_svm"]["val"].confusion.shape == (7, 8)
+    assert scores["audio_svm"]["val"].confusion[CLASSES.index("HA"), -1] == 1  # val_03 is HA: a miss
 
     clips = {row["clip_id"]: row for row in read_tsv(report / "clips.tsv")}
     assert len(clips) == 56 + 1  # every manifest clip plus the probe-quarantined one
@@ -158,8 +179,37 @@ def test_report_files_from_constructed_predictions(tmp_path):
     assert clips["broken_00"]["fusion_status"] == "skipped"
     assert clips["val_03"]["audio_status"] == "quarantined" and "0.1 s" in clips["val_03"]["audio_reason"]
     assert clips["val_03"]["audio_svm_status"] == "quarantined"
+    assert clips["val_03"]["audio_svm_predicted"] == "no prediction"
+    assert clips["val_03"]["fusion_predicted"] in CLASSES and clips["train_00"]["fusion_predicted"] == ""
+    assert "predicted without audio_svm, audio_lstm" in clips["val_03"]["fusion_reason"]
     assert clips["test_13"]["audio_status"] == "missing"
     assert clips["train_00"]["media_status"] == "done" and clips["train_00"]["fusion_status"] == "n/a"
+
+
+@pytest.mark.parametrize("init,expected", [
+    (PAPER_INIT, None),
+    ({"vgg_face_weights": "", "fer2013_csv": "", "fer_iterations": 0},
+     "from random initialisation (no VGG-Face weights, models.vgg_lstm.vgg_face_weights empty) and without "
+     "FER-2013 step (a) (models.vgg_lstm.fer2013_csv empty, models.vgg_lstm.fer_iterations 0)"),
+    ({"vgg_face_weights": "vgg_face.pth", "fer2013_csv": "fer2013.csv", "fer_iterations": 0},
+     "trained without FER-2013 step (a) (models.vgg_lstm.fer_iterations 0)"),
+    ({"vgg_face_weights": "", "fer2013_csv": "fer2013.csv", "fer_iterations": 100},
+     "trained from random initialisation (no VGG-Face weights, models.vgg_lstm.vgg_face_weights empty), so"),
+])
+def test_vgg_lstm_deviation(init, expected):
+    sentence = vgg_lstm_deviation(init)
+    if expected is None:
+        assert sentence == ""
+    else:
+        assert sentence.startswith("**Not the paper's experiment:** the VGG-LSTMs were trained") and expected in sentence
+
+
+def test_summary_opens_with_the_deviation_from_the_paper(tmp_path):
+    results, paths = _write_inputs(tmp_path)
+    report, _, _ = _build(results, paths, {"vgg_face_weights": "", "fer2013_csv": "", "fer_iterations": 0})
+    lines = (report / "summary.md").read_text().splitlines()
+    assert lines[0] == "# avemotion results" and lines[1] == ""
+    assert lines[2].startswith("**Not the paper's experiment:** the VGG-LSTMs were trained from random initialisation")
 
 
 def test_clip_table_without_optional_indices(tmp_path):

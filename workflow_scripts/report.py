@@ -21,4 +21,5 @@ build_report(
     confusion_png_paths=dict(zip(models, snakemake.output.confusions)),
     bootstrap_samples=snakemake.params.report["bootstrap_samples"],
     seed=snakemake.params.report["seed"],
+    vgg_lstm_init=snakemake.params.vgg_lstm_init,
 )
