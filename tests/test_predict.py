@@ -1,10 +1,11 @@
 """`avemotion predict` (issue 8): new clips through the pipeline's own media, face and audio code,
 the trained models and the fusion weights.
 
-Fast tests: the fusion over the models that see a clip; the shared per-clip prediction function
-against the predictions training wrote (synthetic inputs); bad clips against tiny models trained on
-synthetic features. Slow tests (shared `demo_run`): `predict` on the demo test clips gives the
-pipeline's own predictions, and bad inputs get their messages.
+Fast tests: the fusion over the models that see a clip, and that predict and the pipeline's fusion
+give the same fused row for a clip without a face, one without audio and one no model sees; the
+shared per-clip prediction function against the predictions training wrote (synthetic inputs); bad
+clips against tiny models trained on synthetic features. Slow tests (shared `demo_run`): `predict` on
+the demo test clips gives the pipeline's own predictions, and bad inputs get their messages.
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
-from avemotion.artifacts import read_manifest, read_predictions
+from avemotion.artifacts import read_manifest, read_predictions, write_predictions
 from avemotion.config import load_config
 from avemotion.constants import CLASSES
-from avemotion.fusion import fuse_probabilities
+from avemotion.fusion import align_predictions, fused_rows, load_predictions, run_fusion
 from avemotion.models import (ModelOutputs, load_trained_model, predict_clip_probabilities, synthetic,
                               train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm)
 from avemotion.predict import expand_clip_paths, fuse_available, predict_clips, Predictor
@@ -51,9 +52,12 @@ def test_all_models_available_is_the_pipeline_fusion():
     rng = np.random.default_rng(0)
     probs = {m: random_probs(rng) for m in WEIGHTS}
     fused, used, note = fuse_available(probs, WEIGHTS)
-    expected = fuse_probabilities(np.stack([probs[m] for m in WEIGHTS])[:, None], np.array(list(WEIGHTS.values())))[0]
-    assert np.array_equal(fused, expected)
-    assert used == pytest.approx(WEIGHTS) and note == ""
+    tables = {m: [{"clip_id": "c", "split": "test", "label": "", "probs": p, "status": "ok", "reason": ""}]
+              for m, p in probs.items()}
+    [expected] = fused_rows(align_predictions(tables), np.array(list(WEIGHTS.values())))
+    assert np.array_equal(fused, expected["probs"])
+    assert np.allclose(fused, sum(WEIGHTS[m] * probs[m] for m in WEIGHTS), atol=1e-15, rtol=0)
+    assert used == pytest.approx(WEIGHTS) and note == "" == expected["reason"]
 
 
 def test_missing_modality_renormalises_the_weights_over_the_available_models():
@@ -78,6 +82,88 @@ def test_available_models_with_zero_weight_get_equal_weights_and_no_model_gives_
     assert used["audio_svm"] == used["audio_lstm"] == 0.5 and "equal weights" in note
     fused, used, note = fuse_available({m: None for m in weights}, weights)
     assert fused is None and "no fused model" in note
+
+
+FACE_MODELS, AUDIO_MODELS = ("vgg_lstm_a", "vgg_lstm_b"), ("audio_svm", "audio_lstm", "inception_lstm")
+UNSEEN_CLIPS = {"no_face": FACE_MODELS, "no_audio": AUDIO_MODELS, "nothing": FACE_MODELS + AUDIO_MODELS}
+
+
+def write_model_tables(folder: Path, seed: int = 3) -> dict[str, Path]:
+    """Per-model prediction tables as training writes them: 21 labelled val clips and 7 test clips
+    every model saw, then for each split a clip without a face (vgg_lstm_a/b quarantined), one
+    without audio (the three audio models quarantined) and one no model saw."""
+    rng = np.random.default_rng(seed)
+    clips = [(f"{split}_{i:02d}", split, CLASSES[i % 7]) for split, count in (("val", 21), ("test", 7))
+             for i in range(count)]
+    clips += [(f"{split}_{name}", split, "HA") for split in ("val", "test") for name in UNSEEN_CLIPS]
+    paths = {}
+    for model in WEIGHTS:
+        rows = []
+        for clip_id, split, label in clips:
+            unseen = model in UNSEEN_CLIPS.get(clip_id.split("_", 1)[1], ())
+            logits = rng.normal(size=7) + 1.5 * (np.arange(7) == CLASSES.index(label))
+            rows.append({"clip_id": clip_id, "split": split, "label": label,
+                         "probs": None if unseen else np.exp(logits) / np.exp(logits).sum(),
+                         "status": "quarantined" if unseen else "ok",
+                         "reason": f"clip {clip_id}: no input for {model}" if unseen else ""})
+        paths[model] = folder / f"{model}.tsv"
+        write_predictions(paths[model], rows)
+    return paths
+
+
+def predict_fusion(paths: dict[str, Path], weights: dict[str, float]) -> dict[str, tuple]:
+    """{clip_id: fuse_available(...)} on the per-model probabilities of the tables (None: unseen)."""
+    tables = {model: {row["clip_id"]: row["probs"] for row in read_predictions(path)} for model, path in paths.items()}
+    return {clip_id: fuse_available({m: tables[m][clip_id] for m in weights}, weights)
+            for clip_id in tables[next(iter(tables))]}
+
+
+def test_predict_and_the_pipeline_fuse_unseen_clips_the_same(tmp_path):
+    """The pipeline's fusion stage (run_fusion on TSVs, weights grid-searched on val) and predict's
+    fusion on the same per-model probabilities give equal fused rows: the no-face and no-audio clips
+    renormalised over the models that saw them, the clip no model saw without a prediction."""
+    paths = write_model_tables(tmp_path)
+    run_fusion(paths, tmp_path / "weights.json", tmp_path / "fusion.tsv", tmp_path / "metrics.json", grid_step=0.1)
+    weights = json.loads((tmp_path / "weights.json").read_text())["weights"]
+    pipeline_file = {row["clip_id"]: row for row in read_predictions(tmp_path / "fusion.tsv")}
+    pipeline = {row["clip_id"]: row for row in
+                fused_rows(load_predictions(paths), np.array([weights[m] for m in WEIGHTS]))}
+    predicted = predict_fusion(paths, weights)
+    assert set(predicted) == set(pipeline) == set(pipeline_file)
+    for clip_id, (fused, used, note) in predicted.items():
+        row = pipeline[clip_id]
+        if fused is None:
+            assert row["probs"] is None and pipeline_file[clip_id]["probs"] is None
+            assert row["status"] == pipeline_file[clip_id]["status"] == "quarantined"
+            continue
+        assert np.array_equal(fused, row["probs"]), clip_id
+        assert np.allclose(fused, pipeline_file[clip_id]["probs"], atol=1e-8, rtol=0), clip_id
+        assert CLASSES[int(np.argmax(fused))] == CLASSES[int(np.argmax(pipeline_file[clip_id]["probs"]))]
+        assert row["status"] == "ok" and row["reason"].startswith(note)
+    for split in ("val", "test"):
+        assert predicted[f"{split}_nothing"][0] is None
+        for name, unseen in (("no_face", FACE_MODELS), ("no_audio", AUDIO_MODELS)):
+            fused, used, note = predicted[f"{split}_{name}"]
+            assert fused is not None and fused.sum() == pytest.approx(1.0)
+            assert all(used[m] == 0 for m in unseen) and sum(used.values()) == pytest.approx(1.0)
+            assert f"predicted without {', '.join(unseen)}" in note
+
+
+def test_predict_and_the_pipeline_agree_when_the_seen_models_have_weight_zero(tmp_path):
+    """Weights only on the face models: the no-face clip falls back to equal weights over the audio
+    models, in predict and in the pipeline's rows alike."""
+    paths = write_model_tables(tmp_path, seed=4)
+    weights = {"vgg_lstm_a": 0.6, "vgg_lstm_b": 0.4, "audio_svm": 0.0, "audio_lstm": 0.0, "inception_lstm": 0.0}
+    pipeline = {row["clip_id"]: row for row in fused_rows(load_predictions(paths), np.array(list(weights.values())))}
+    predicted = predict_fusion(paths, weights)
+    fused, used, note = predicted["val_no_face"]
+    assert used == pytest.approx({"vgg_lstm_a": 0, "vgg_lstm_b": 0, "audio_svm": 1 / 3, "audio_lstm": 1 / 3,
+                                  "inception_lstm": 1 / 3})
+    assert "fused with equal weights" in note and "fused with equal weights" in pipeline["val_no_face"]["reason"]
+    for clip_id, (fused, _, _) in predicted.items():
+        assert (fused is None) == (pipeline[clip_id]["probs"] is None), clip_id
+        if fused is not None:
+            assert np.array_equal(fused, pipeline[clip_id]["probs"]), clip_id
 
 
 def test_folders_expand_to_their_video_files(tmp_path):
@@ -231,17 +317,15 @@ def test_predict_gives_the_pipeline_predictions_on_the_demo_test_clips(demo_run)
             assert (ours.status == "ok") == ok, (clip_id, model, ours.reason)
             if ok:
                 assert np.allclose(ours.probs, expected[model][clip_id]["probs"], atol=1e-5, rtol=0), (clip_id, model)
-        if all(pipeline_ok.values()):
-            assert prediction.status == "ok"
-            assert np.allclose(prediction.probs, expected["fusion"][clip_id]["probs"], atol=1e-5, rtol=0), clip_id
-        else:  # the pipeline fused a quarantined model's uniform row; predict renormalises over the others
-            available = [m for m, ok in pipeline_ok.items() if ok]
-            renormalised = sum(weights[m] * expected[m][clip_id]["probs"] for m in available) / sum(
-                weights[m] for m in available)
-            assert prediction.status == "partial" and np.allclose(prediction.probs, renormalised, atol=1e-5)
+        # one fusion rule: a clip some models cannot see is fused over the others in both
+        pipeline_fused = expected["fusion"][clip_id]["probs"]
+        if pipeline_fused is None:
+            assert not any(pipeline_ok.values()) and prediction.status == "failed" and prediction.probs is None
+            continue
+        assert prediction.status == ("ok" if all(pipeline_ok.values()) else "partial")
+        assert np.allclose(prediction.probs, pipeline_fused, atol=1e-5, rtol=0), clip_id
         assert prediction.label == CLASSES[int(np.argmax(prediction.probs))]
-        if all(pipeline_ok.values()):
-            assert prediction.label == CLASSES[int(np.argmax(expected["fusion"][clip_id]["probs"]))]
+        assert prediction.label == CLASSES[int(np.argmax(pipeline_fused))]
 
 
 @pytest.mark.slow
