@@ -183,3 +183,9 @@ BN_INCEPTION_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, str, int, 
     ("5b", (352, 192, 320, 192, 224, "max", 128, 1)),
 )
 BN_INCEPTION_STEM: tuple[int, int, int] = (64, 64, 192)  # conv1, conv2 reduce, conv2 [24]
+# --- VGG-Face files (issue 11): the input mean each release of VGG-Face [21] was trained with, 0..255.
+# [21] VGG-Face release, RGB: MatConvNet vgg_face.mat meta.normalization.averageImage as float32, the
+# `meta.mean` of pytorch-mcn's vgg_face_dag; the Caffe release uses it too (in BGR order).
+VGG_FACE_RGB_MEAN: tuple[float, float, float] = (129.186279296875, 104.76238250732422, 93.59396362304688)
+# rcmalli keras-vggface utils.preprocess_input(version=1), subtracted from BGR images (B, G, R order).
+VGG_FACE_KERAS_BGR_MEAN: tuple[float, float, float] = (93.5940, 104.7624, 129.1863)

@@ -3,17 +3,18 @@
 The layer builder follows the classic `cfg` list + `make_layers` pattern. A width multiplier scales
 every conv and fc width (1.0 = the paper's VGG-16; the demo config uses a narrow net).
 
-VGG-Face initialisation (paper 2.1, [21]) reads a torch ``state_dict`` saved with ``torch.save`` whose
-keys are the VGG-16 layer names used here (see `VGG_FACE_KEYS`): ``features.{i}.weight/bias`` for the
-13 convs at the indices `make_layers` gives them (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) and
-``fc6/fc7/fc8.weight/bias`` (``[4096, 512*7*7]``, ``[4096, 4096]``, ``[n, 4096]``). The original
-Caffe/Lua VGG-Face converted to torch (e.g. from the MatConvNet release) maps onto these names
-one to one. The last layer (fc8) is never loaded: it is re-initialised for the 7 emotions.
+VGG-Face initialisation (paper 2.1, [21]): `load_vgg_face_weights` (from `avemotion.models.vgg_face`)
+reads, detected by content, pytorch-mcn's ``vgg_face_dag.pth``, keras-vggface's
+``rcmalli_vggface_tf_vgg16.h5`` (or ``_notop_``: convs only), MatConvNet's ``vgg_face.mat``, Caffe's
+``VGG_FACE.caffemodel``, or a torch state_dict in this module's layout (`VGG_FACE_KEYS`:
+``features.{i}.weight/bias`` for the 13 convs at the indices `make_layers` gives them and
+``fc6/fc7.weight/bias``). Each file's channel order and mean are applied on loading: conv1_1 of a
+BGR file is turned to RGB input and the model's `mean` buffer takes the file's mean, so the model
+always takes RGB 0..255. The last layer (fc8) is never loaded: it is re-initialised for the 7 emotions.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
@@ -22,14 +23,16 @@ from torch import nn
 from ..constants import (
     N_CLASSES,
     VGG16_CFG,
+    VGG_FACE_RGB_MEAN,
     VGG_FC_WIDTH,
     VGG_LAST_LAYER_INIT_VARIANCE,
     VGG_LAST_LAYER_LR_MULTIPLIER,
 )
 from .heads import LSTMClassifier
+from .vgg_face import load_vgg_face_weights, vgg_face_format  # noqa: F401  (re-exported)
 
-# ImageNet/VGG-Face style per-channel normalisation of 0..255 RGB input (not paper: [20]'s mean).
-RGB_MEAN = (129.19, 104.76, 93.59)  # VGG-Face training mean [21]
+# Per-channel mean of 0..255 RGB input: VGG-Face's [21] until a VGG-Face file sets its own.
+RGB_MEAN = VGG_FACE_RGB_MEAN
 # "mean": subtract RGB_MEAN (VGG-Face's preprocessing, paper 2.1); "standardize": grey z-score per face.
 INPUT_NORMALIZATIONS: tuple[str, ...] = ("mean", "standardize")
 
@@ -90,8 +93,14 @@ class VGG16(nn.Module):
         self.fc7 = nn.Linear(fc_width, fc_width)
         self.fc8 = nn.Linear(fc_width, n_classes)
         self.dropout = nn.Dropout(dropout)
-        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        # Persistent: the mean of the VGG-Face file the net started from travels with its checkpoints.
+        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1))
         init_vgg_weights(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the mean was saved load with the default mean.
+        state_dict.setdefault(prefix + "mean", self.mean)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         images = images.float()
@@ -163,26 +172,6 @@ VGG_FACE_KEYS: tuple[str, ...] = tuple(
     [f"features.{i}.{kind}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for kind in ("weight", "bias")]
     + [f"{layer}.{kind}" for layer in ("fc6", "fc7") for kind in ("weight", "bias")]
 )
-
-
-def load_vgg_face_weights(model: VGG16, path: str | Path) -> list[str]:
-    """Paper 2.1: initialise from VGG-Face. Loads every key of `VGG_FACE_KEYS` from a torch
-    state_dict file (fc8 is skipped: it keeps its N(0, 1e-4) init). Shapes must match the model
-    (width multiplier 1.0 and input 224 for the real VGG-Face). Returns the loaded keys."""
-    if model.batch_norm:
-        raise ValueError(f"{path}: VGG-Face weights fit the plain VGG-16; set models.vgg_lstm.batch_norm: false")
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
-    missing = [key for key in VGG_FACE_KEYS if key not in state]
-    if missing:
-        raise ValueError(f"{path}: VGG-Face state_dict lacks {missing[:4]}{'...' if len(missing) > 4 else ''}")
-    own = model.state_dict()
-    for key in VGG_FACE_KEYS:
-        if tuple(state[key].shape) != tuple(own[key].shape):
-            raise ValueError(f"{path}: {key} has shape {tuple(state[key].shape)}, model needs {tuple(own[key].shape)}")
-    model.load_state_dict({key: state[key] for key in VGG_FACE_KEYS}, strict=False)
-    return list(VGG_FACE_KEYS)
 
 
 class VGGLSTM(nn.Module):
