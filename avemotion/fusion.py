@@ -24,7 +24,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -183,7 +183,7 @@ def fuse_probabilities(probs: np.ndarray, seen: np.ndarray, weights: np.ndarray)
     return fused
 
 
-def _sum_over_models(terms: Iterator[np.ndarray]) -> np.ndarray:
+def _sum_over_models(terms: Iterable[np.ndarray]) -> np.ndarray:
     """One model's term after the other, in model order: a clip's fused value is then bit for bit
     the same whether it is fused alone (predict), with the others (the pipeline) or in a batch of
     grid points (the grid search)."""
