@@ -1,9 +1,12 @@
-"""Loading config files the way Snakemake does: later files merged recursively over earlier ones,
-then validated against schemas/config.schema.yaml."""
+"""Loading config files the way Snakemake does (later files merged recursively over earlier ones,
+then validated against schemas/config.schema.yaml), and the checks a config gets before any job
+runs: how it differs from the paper, and whether the pretraining files it names can be used."""
 from __future__ import annotations
 
 import copy
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -34,3 +37,110 @@ def load_config(*paths: str | os.PathLike, validate: bool = True) -> dict:
 
         validate_against_schema(config, schema=str(SCHEMA))
     return config
+
+
+_REQUIRED = object()
+
+
+def config_value(config: dict, dotted_key: str, default: object = _REQUIRED) -> object:
+    """The value at a dotted key path such as ``models.vgg_lstm.input_size`` (KeyError if absent and
+    no default is given)."""
+    value: object = config
+    for part in dotted_key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            if default is _REQUIRED:
+                raise KeyError(dotted_key)
+            return default
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True)
+class PaperDeviation:
+    """One config value that differs from the paper's (avemotion.constants.PAPER_CONFIG)."""
+
+    key: str
+    value: object
+    paper_value: object
+    section: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.value!r} (paper {self.section}: {self.paper_value!r})"
+
+
+def _same_setting(value: object, paper_value: object) -> bool:
+    if isinstance(paper_value, bool) or isinstance(value, bool):
+        return value is paper_value
+    if isinstance(paper_value, (int, float)) and isinstance(value, (int, float)):
+        return math.isclose(float(value), float(paper_value), rel_tol=1e-9, abs_tol=0.0)
+    return value == paper_value
+
+
+def paper_deviations(config: dict) -> list[PaperDeviation]:
+    """Every paper value (constants.PAPER_CONFIG) that `config` sets differently, in table order."""
+    from .constants import PAPER_CONFIG
+
+    deviations = []
+    for key, (paper_value, section) in PAPER_CONFIG.items():
+        value = config_value(config, key, default=None)  # None: an optional key left unset
+        if not _same_setting(value, paper_value):
+            deviations.append(PaperDeviation(key, value, paper_value, section))
+    return deviations
+
+
+class PretrainingFileError(ValueError):
+    """A VGG-Face file or FER-2013 CSV that the config asks for is missing or unreadable."""
+
+
+def pretraining_file_problems(vgg_config: dict) -> list[str]:
+    """What is wrong with `models.vgg_lstm`'s VGG-Face file and FER-2013 CSV, one message each.
+
+    A set path must exist and be readable in its format (checked from its first bytes only); with
+    `require_pretraining` (paper 2.1) an empty path or a step (a) of 0 iterations is a problem too.
+    """
+    prefix = "models.vgg_lstm"
+    required = bool(vgg_config["require_pretraining"])
+    problems = []
+    for key, what in (("vgg_face_weights", "a VGG-Face weights file (paper 2.1 [21]; README 'Models')"),
+                      ("fer2013_csv", "fer2013.csv (paper 2.1 step (a) [22])")):
+        path = str(vgg_config[key])
+        if not path:
+            if required:
+                problems.append(f"{prefix}.{key} is empty but {prefix}.require_pretraining is true: set it to "
+                                f"{what}, or set require_pretraining: false to train without it (not the paper)")
+            continue
+        problem = _unreadable(Path(path), key)
+        if problem:
+            problems.append(f"{prefix}.{key} = {path!r}: {problem}")
+    if required and int(vgg_config["fer_iterations"]) <= 0:
+        problems.append(f"{prefix}.fer_iterations is {vgg_config['fer_iterations']} but {prefix}.require_pretraining "
+                        f"is true: paper 2.1 step (a) needs FER-2013 training steps")
+    return problems
+
+
+def _unreadable(path: Path, key: str) -> str:
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a file"
+    if not os.access(path, os.R_OK):
+        return "not readable (permissions)"
+    try:
+        if key == "vgg_face_weights":
+            from .models.vgg_face import vgg_face_format
+
+            vgg_face_format(path)
+        else:
+            from .models.data import check_fer2013_header
+
+            check_fer2013_header(path)
+    except (OSError, ValueError) as error:
+        return str(error)
+    return ""
+
+
+def check_pretraining_files(config: dict) -> None:
+    """Stop before any job runs when the VGG-Face file or FER-2013 CSV cannot be used (issue 11)."""
+    problems = pretraining_file_problems(config["models"]["vgg_lstm"])
+    if problems:
+        raise PretrainingFileError("cannot start the VGG-LSTM training as configured:\n  - " + "\n  - ".join(problems))

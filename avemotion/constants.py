@@ -1,7 +1,9 @@
 """Every number taken from the paper, in one place, each with the section it comes from.
 
-Paper: "Audio-video emotion recognition hybrid network", EmotiW 2017
-(../shared/paper/hybrid-av-emotion-emotiw2017.txt). Values not in the paper are marked "not paper".
+Paper: "Audio-video emotion recognition hybrid network", EmotiW 2017 audio-video sub-challenge
+(README "The paper"). Values not in the paper are marked "not paper". `PAPER_CONFIG` at the end maps
+every paper value onto the config key that sets it (configs/paper.yaml is checked against it, and
+the report lists where a run's config differs).
 """
 from __future__ import annotations
 
@@ -50,6 +52,8 @@ AUDIO_LSTM_HIDDEN: int = 512
 AUDIO_MAP_SIZE: int = 34
 AUDIO_MAP_STEP: int = 17
 MIN_AUDIO_MAPS: int = 8
+# Section 2.4, the Inception(v2)-LSTM over sequences of 8 maps: lr 0.001 divided by 10 every 3000
+# iterations, batch 16, weight decay 0.002, 10000 iterations.
 INCEPTION_LSTM_HIDDEN: int = 128
 INCEPTION_LSTM_SEQUENCE_LENGTH: int = 8
 INCEPTION_BASE_LR: float = 0.001
@@ -58,9 +62,19 @@ INCEPTION_LR_GAMMA: float = 0.1
 INCEPTION_BATCH_SIZE: int = 16
 INCEPTION_WEIGHT_DECAY: float = 0.002
 INCEPTION_MAX_ITERATIONS: int = 10000
-
-# Section 3.1: AFEW (EmotiW 2017) clip counts.
-AFEW_CLIPS: dict[str, int] = {"train": 773, "val": 383, "test": 653}
+# Section 2.4: the single-map stage uses "the training parameters ... of Inception-v2 on ImageNet"
+# [24], [25]. [24] (Szegedy et al., "Rethinking the Inception architecture", section 8 "Training
+# methodology"): RMSProp with decay 0.9 and epsilon 1.0, learning rate 0.045 decayed every two epochs
+# by an exponential rate of 0.94, gradient clipping at 2.0, batch size 32. [24] states no weight decay
+# and no epoch count for this schedule: those stay "not paper" in configs/paper.yaml.
+INCEPTION_V2_IMAGENET_OPTIMIZER: str = "rmsprop"
+INCEPTION_V2_IMAGENET_RMSPROP_DECAY: float = 0.9
+INCEPTION_V2_IMAGENET_RMSPROP_EPSILON: float = 1.0
+INCEPTION_V2_IMAGENET_LR: float = 0.045
+INCEPTION_V2_IMAGENET_LR_DECAY_EPOCHS: float = 2.0
+INCEPTION_V2_IMAGENET_LR_DECAY: float = 0.94
+INCEPTION_V2_IMAGENET_CLIP_GRADIENT: float = 2.0
+INCEPTION_V2_IMAGENET_BATCH_SIZE: int = 32
 
 # Section 3.2 / Tables 1-6: reported results, for the report's side-by-side comparison.
 PAPER_VAL_ACCURACY: dict[str, float] = {
@@ -153,12 +167,54 @@ PAPER_CONFUSION_SPLIT: dict[str, str] = {
 PAPER_CONFUSION_TABLE: dict[str, int] = {
     "vgg_lstm_a": 1, "vgg_lstm_b": 2, "audio_svm": 3, "audio_lstm": 4, "inception_lstm": 5, "fusion": 6,
 }
-# Section 3.2: the two VGG-LSTMs fused reach 51.02 % on val.
-PAPER_VAL_ACCURACY_TWO_VGG_LSTM: float = 51.02
-# Section 3.2: decision-fusion weights are grid-searched on val; not paper: the grid step.
-FUSION_GRID_STEP: float = 0.05
 # not paper: bootstrap settings for the report's 95 % confidence intervals.
 BOOTSTRAP_CONFIDENCE: float = 0.95
+# Every value of paper 2.1-2.4 and 3.2 that a config key sets: {dotted config key: (value, where
+# the paper says so)}. configs/paper.yaml must match it exactly (tests/test_paper_config.py) and the
+# report lists each key where a run's config differs (avemotion.config.paper_deviations).
+PAPER_CONFIG: dict[str, tuple[object, str]] = {
+    "dataset.kind": ("afew", "3.1: AFEW as used in EmotiW 2017"),
+    "media.timeline_fps": (TIMELINE_FPS, "2.1: frames extracted at 60 fps"),
+    "faces.size": (VGG_INPUT_SIZE, "2.1: aligned faces are VGG-16's 224 x 224 input [20]"),
+    "faces.track_a.method": ("dlib", "2.1: faces and landmarks by [18] (dlib's ERT landmarks)"),
+    "audio.shortterm.window_s": (SHORT_TERM_WINDOW_S, "2.3: 100 ms segments"),
+    "audio.shortterm.step_s": (SHORT_TERM_STEP_S, "2.3: 50 % overlap"),
+    "audio.shortterm.min_sequence_length": (MIN_SHORT_TERM_SEQUENCE, "2.3: at least 16 vectors"),
+    "audio.maps.size": (AUDIO_MAP_SIZE, "2.4: 34 x 34 maps"),
+    "audio.maps.step": (AUDIO_MAP_STEP, "2.4: 50 % overlap"),
+    "audio.maps.min_maps": (MIN_AUDIO_MAPS, "2.4: at least 8 maps"),
+    "models.vgg_lstm.require_pretraining": (True, "2.1: VGG-Face init [21] and the FER-2013 step [22]"),
+    "models.vgg_lstm.width_multiplier": (1.0, "2.1: VGG-16 [20]"),
+    "models.vgg_lstm.batch_norm": (False, "2.1: plain VGG-16, as VGG-Face [21]"),
+    "models.vgg_lstm.input_normalization": ("mean", "2.1: VGG-Face's mean subtraction [21]"),
+    "models.vgg_lstm.input_size": (VGG_INPUT_SIZE, "2.1: VGG-16 [20]"),
+    "models.vgg_lstm.lstm_hidden": (VGG_LSTM_HIDDEN, "2.1: LSTM with 128 nodes"),
+    "models.vgg_lstm.sequence_length": (VGG_LSTM_SEQUENCE_LENGTH, "2.1: sequences of 16 faces"),
+    "models.vgg_lstm.frame_gap": (VGG_LSTM_FRAME_GAP, "2.1: a face every 8 frames"),
+    "models.vgg_lstm.augment_flip": (False, "2.1 names no augmentation"),
+    "models.vgg_lstm.augment_max_shift": (0.0, "2.1 names no augmentation"),
+    "models.audio_lstm.hidden": (AUDIO_LSTM_HIDDEN, "2.3: LSTM with 512 neurons"),
+    "models.audio_lstm.min_sequence_length": (MIN_SHORT_TERM_SEQUENCE, "2.3: at least 16 vectors"),
+    "models.inception_lstm.width_multiplier": (1.0, "2.4: Inception-v2 at full width"),
+    "models.inception_lstm.batch_size": (INCEPTION_V2_IMAGENET_BATCH_SIZE, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.optimizer": (INCEPTION_V2_IMAGENET_OPTIMIZER, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.rmsprop_alpha": (INCEPTION_V2_IMAGENET_RMSPROP_DECAY, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.rmsprop_eps": (INCEPTION_V2_IMAGENET_RMSPROP_EPSILON, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.lr": (INCEPTION_V2_IMAGENET_LR, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.lr_step_epochs": (INCEPTION_V2_IMAGENET_LR_DECAY_EPOCHS, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.lr_gamma": (INCEPTION_V2_IMAGENET_LR_DECAY, "2.4 -> [24] section 8"),
+    "models.inception_lstm.map_solver.clip_grad_norm": (INCEPTION_V2_IMAGENET_CLIP_GRADIENT, "2.4 -> [24] section 8"),
+    "models.inception_lstm.lstm_hidden": (INCEPTION_LSTM_HIDDEN, "2.4: LSTM with 128 neurons"),
+    "models.inception_lstm.sequence_length": (INCEPTION_LSTM_SEQUENCE_LENGTH, "2.4: sequences of 8 maps"),
+    "models.inception_lstm.lr": (INCEPTION_BASE_LR, "2.4: initial learning rate 0.001"),
+    "models.inception_lstm.lr_step_iterations": (INCEPTION_LR_STEP_ITERATIONS, "2.4: divided by 10 every 3000"),
+    "models.inception_lstm.lr_gamma": (INCEPTION_LR_GAMMA, "2.4: divided by 10 every 3000"),
+    "models.inception_lstm.sequence_batch_size": (INCEPTION_BATCH_SIZE, "2.4: batch size 16"),
+    "models.inception_lstm.weight_decay": (INCEPTION_WEIGHT_DECAY, "2.4: weight decay 0.002"),
+    "models.inception_lstm.sequence_iterations": (INCEPTION_MAX_ITERATIONS, "2.4: 10000 iterations"),
+    "fusion.models": (list(MODELS), "3.2 / Fig. 1: the five models"),
+    "fusion.refit": (True, "3.2: test predictions from models retrained on train+val"),
+}
 # --- models stage (issue 5) ---
 # Section 2.1: VGG-16 [20] layer configuration ("D"): numbers are conv widths, "M" a 2x2 max-pool.
 VGG16_CFG: tuple[int | str, ...] = (

@@ -20,7 +20,7 @@ from torch import nn
 from avemotion.models import data, synthetic
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
-from avemotion.models.training import Stage, TrainSettings, autocast, forward, make_loader, select_device, to_device
+from avemotion.models.training import Solver, Stage, TrainSettings, autocast, forward, make_loader, select_device, to_device
 from avemotion.models.vgg import VGG16, VGGLSTM
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def train_steps(model: nn.Module, batches, device: torch.device) -> float:
 
 def compare(name: str, build, dataset, batch_size: int, steps: int, settings: TrainSettings,
             device: torch.device, collate=None) -> float:
-    stage = Stage(name, lambda _: None, dataset, steps + 1, batch_size, lr=1e-4, collate_fn=collate)
+    stage = Stage(name, lambda _: None, dataset, steps + 1, batch_size, Solver(lr=1e-4), collate_fn=collate)
     loader = make_loader(stage, settings, 0, 0, device)
     cached = [(to_device(inputs, device), to_device(targets, device)) for inputs, targets in loader]
     memory_seconds = loader_seconds = float("inf")

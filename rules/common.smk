@@ -6,9 +6,13 @@ from snakemake.utils import validate
 
 from avemotion import datasets
 from avemotion.artifacts import read_manifest
+from avemotion.config import check_pretraining_files
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+# A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
+# config requires them: without them the run would silently be another experiment).
+check_pretraining_files(config)
 
 
 def _sorted_keys(value):

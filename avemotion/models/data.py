@@ -139,6 +139,21 @@ def read_audio_array(path: Path, key: str) -> np.ndarray:
         return np.asarray(handle[key][...], dtype=np.float32)
 
 
+FER2013_COLUMNS: frozenset[str] = frozenset({"emotion", "pixels"})
+
+
+def _check_fer2013_columns(path: str | Path, columns: Sequence[str] | None) -> None:
+    missing = FER2013_COLUMNS - set(columns or [])
+    if missing:
+        raise ValueError(f"{path}: FER-2013 CSV lacks columns {sorted(missing)} (header: {list(columns or [])})")
+
+
+def check_fer2013_header(path: str | Path) -> None:
+    """Reads only the header line: raises ValueError unless it has FER-2013's columns."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        _check_fer2013_columns(path, next(csv.reader(handle), None))
+
+
 def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",)) -> tuple[np.ndarray, np.ndarray]:
     """Paper 2.1 step 1: the standard ``fer2013.csv`` (columns ``emotion,pixels,Usage``; pixels are
     48*48 space-separated grey values). Returns (images uint8 [N, 48, 48], targets in CLASSES order:
@@ -146,9 +161,7 @@ def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",))
     images, targets = [], []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = {"emotion", "pixels"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: FER-2013 CSV lacks columns {sorted(missing)}")
+        _check_fer2013_columns(path, reader.fieldnames)
         for line, row in enumerate(reader, start=2):
             if usages is not None and "Usage" in row and row["Usage"] not in usages:
                 continue

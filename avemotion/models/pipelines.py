@@ -18,7 +18,7 @@ from .data import Clip
 from .inception import BNInception, InceptionLSTM
 from .heads import AudioLSTM
 from .outputs import evaluation_splits, plot_curve, prediction_rows, write_outputs, write_train_log
-from .training import Stage, TrainResult, TrainSettings, autocast, fingerprint, run_stages, save_checkpoint
+from .training import Solver, Stage, TrainResult, TrainSettings, autocast, fingerprint, run_stages, save_checkpoint
 from .vgg import VGGLSTM, load_vgg_face_weights, vgg16_from_config, vgg_param_groups
 
 log = logging.getLogger(__name__)
@@ -193,20 +193,20 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
             load_vgg_face_weights(vgg, config["vgg_face_weights"])
         return vgg
 
-    common = dict(optimizer=config["optimizer"], momentum=float(config["momentum"]),
-                  weight_decay=float(config["weight_decay"]), lr_step_iterations=int(config["lr_step_iterations"]),
-                  lr_gamma=float(config["lr_gamma"]))
-    frame_lr, sequence_lr = float(config["lr"]), float(config["sequence_lr"])
+    frame_solver, sequence_solver = Solver.from_config(config), Solver.from_config(config, lr_key="sequence_lr")
+    # paper 2.1: fc8 learns at 10x in steps (a) and (b); the new LSTM head of step (c) at
+    # `sequence_head_lr_multiplier` (the paper gives none: 1 in configs/paper.yaml)
+    head_multiplier = float(config["sequence_head_lr_multiplier"])
     stages = [
         Stage("fer2013", build_vgg, data.GreyImages(fer_images, fer_targets), int(config["fer_iterations"]),
-              int(config["frame_batch_size"]), frame_lr, lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
+              int(config["frame_batch_size"]), frame_solver, lambda m, lr: vgg_param_groups(m, lr, m.fc8)),
         Stage("frames", lambda m: m, data.FaceFrames(train, settings.seed, augmentation),
-              int(config["frame_iterations"]), int(config["frame_batch_size"]), frame_lr,
-              lambda m, lr: vgg_param_groups(m, lr, m.fc8), **common),
+              int(config["frame_iterations"]), int(config["frame_batch_size"]), frame_solver,
+              lambda m, lr: vgg_param_groups(m, lr, m.fc8)),
         Stage("sequences", lambda m: VGGLSTM(m, int(config["lstm_hidden"])),
               data.FaceSequences(train, length, gap, settings.seed, augmentation), int(config["sequence_iterations"]),
-              int(config["sequence_batch_size"]), sequence_lr, lambda m, lr: vgg_param_groups(m, lr, m.head),
-              **common),
+              int(config["sequence_batch_size"]), sequence_solver,
+              lambda m, lr: vgg_param_groups(m, lr, m.head, head_multiplier)),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
@@ -232,10 +232,8 @@ def train_audio_lstm(manifest: str | Path, sequence_files: Sequence[str | Path],
                  else (np.zeros(34, np.float32), np.ones(34, np.float32)))
     dataset = data.AudioSequences(train, mean, std, min_length)
     stages = [Stage("sequences", lambda _: AudioLSTM(len(mean), int(config["hidden"])), dataset,
-                    int(config["iterations"]), int(config["batch_size"]), lr=float(config["lr"]),
-                    optimizer=config["optimizer"], momentum=float(config["momentum"]),
-                    weight_decay=float(config["weight_decay"]), lr_step_iterations=int(config["lr_step_iterations"]),
-                    lr_gamma=float(config["lr_gamma"]), collate_fn=data.collate_padded)]
+                    int(config["iterations"]), int(config["batch_size"]), Solver.from_config(config),
+                    collate_fn=data.collate_padded)]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
 
@@ -258,23 +256,23 @@ def train_inception_lstm(manifest: str | Path, map_files: Sequence[str | Path], 
                          model_config: Mapping, training_config: Mapping, name: str = "inception_lstm",
                          train_splits: Sequence[str] = ("train",), threads: int = 0,
                          stop_after_steps: int | None = None) -> dict:
-    """Paper 2.4: BN-Inception on single 34x34 maps, then layers after the global pool replaced by
-    LSTM(128) + FC(7) over 8 maps; SGD, lr 0.001 /10 every 3000 iterations, batch 16, wd 0.002."""
+    """Paper 2.4: BN-Inception on single 34x34 maps (solver `map_solver`: Inception-v2's ImageNet
+    settings in the paper config), then layers after the global pool replaced by LSTM(128) + FC(7)
+    over 8 maps (lr 0.001 /10 every 3000 iterations, batch 16, wd 0.002)."""
     settings = TrainSettings.from_config(training_config, threads)
     clips = data.load_clips(manifest, data.files_by_clip(map_files), "audio maps")
     train = data.training_clips(clips, train_splits)
     config = dict(model_config)
     scale = map_statistics(train)
     length = int(config["sequence_length"])
-    common = dict(lr=float(config["lr"]), optimizer=config["optimizer"], momentum=float(config["momentum"]),
-                  weight_decay=float(config["weight_decay"]), lr_step_iterations=int(config["lr_step_iterations"]),
-                  lr_gamma=float(config["lr_gamma"]))
     stages = [
+        # paper 2.4: the single-map stage trains with Inception-v2's ImageNet solver ([24]; map_solver),
+        # the Inception-LSTM with the paper's own (lr 0.001 /10 every 3000, batch 16, wd 0.002)
         Stage("maps", lambda _: BNInception(float(config["width_multiplier"])), data.AudioMaps(train, scale),
-              int(config["map_iterations"]), int(config["batch_size"]), **common),
+              int(config["map_iterations"]), int(config["batch_size"]), Solver.from_config(config["map_solver"])),
         Stage("sequences", lambda m: InceptionLSTM(m, int(config["lstm_hidden"])),
               data.MapSequences(train, scale, length, settings.seed), int(config["sequence_iterations"]),
-              int(config["sequence_batch_size"]), **common),
+              int(config["sequence_batch_size"]), Solver.from_config(config)),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)

@@ -15,10 +15,11 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -48,6 +49,40 @@ class TrainSettings:
                    checkpoint_every=int(block["checkpoint_every"]), threads=threads)
 
 
+@dataclass(frozen=True)
+class Solver:
+    """How one stage optimises: a model block of config.yaml (`models.audio_lstm`, ...) or a solver
+    block of its own (`models.inception_lstm.map_solver`). The learning rate steps down by `lr_gamma`
+    every `lr_step_iterations` steps, or every `lr_step_epochs` passes over the stage's items when that
+    is set (Inception-v2's schedule, paper 2.4 [24]); neither set = constant."""
+
+    lr: float
+    optimizer: str = "sgd"  # sgd | adam | rmsprop
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_step_iterations: int = 0
+    lr_step_epochs: float = 0.0
+    lr_gamma: float = 0.1
+    rmsprop_alpha: float = 0.99  # RMSProp's decay of the squared-gradient average
+    rmsprop_eps: float = 1e-8
+    clip_grad_norm: float = 0.0  # 0 = no clipping
+
+    OPTIONAL_KEYS = ("lr_step_epochs", "rmsprop_alpha", "rmsprop_eps", "clip_grad_norm")
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, Any], lr_key: str = "lr") -> "Solver":
+        optional = {key: block[key] for key in cls.OPTIONAL_KEYS if key in block}
+        return cls(lr=float(block[lr_key]), optimizer=str(block["optimizer"]), momentum=float(block["momentum"]),
+                   weight_decay=float(block["weight_decay"]), lr_step_iterations=int(block["lr_step_iterations"]),
+                   lr_gamma=float(block["lr_gamma"]), **optional)
+
+    def step_iterations(self, n_items: int, batch_size: int) -> int:
+        """Steps between two learning-rate drops (0 = constant)."""
+        if self.lr_step_epochs > 0:
+            return max(1, math.ceil(self.lr_step_epochs * n_items / batch_size))
+        return self.lr_step_iterations
+
+
 @dataclass
 class Stage:
     """One training stage: a model built from the previous stage's model, trained on a dataset."""
@@ -57,14 +92,18 @@ class Stage:
     dataset: Dataset
     iterations: int
     batch_size: int
-    lr: float
+    solver: Solver
     param_groups: Callable[[nn.Module, float], list[dict]] | None = None
-    optimizer: str = "sgd"  # sgd | adam
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_step_iterations: int = 0  # 0 = constant learning rate
-    lr_gamma: float = 0.1
     collate_fn: Callable | None = None
+
+    @property
+    def lr(self) -> float:
+        return self.solver.lr
+
+    def lr_at(self, step: int) -> float:
+        solver = self.solver
+        return learning_rate(solver.lr, step, solver.step_iterations(len(self.dataset), self.batch_size),
+                             solver.lr_gamma)
 
 
 def select_device(preference: str) -> torch.device:
@@ -88,7 +127,8 @@ def step_seed(seed: int, stage_index: int, step: int) -> int:
 
 
 def learning_rate(base_lr: float, step: int, step_iterations: int, gamma: float) -> float:
-    """Paper 2.4: lr divided by 10 every 3000 iterations (step decay; constant if step_iterations=0)."""
+    """Step decay: paper 2.4's lr divided by 10 every 3000 iterations, [24]'s x0.94 every two epochs
+    (constant if step_iterations=0)."""
     return base_lr * (gamma ** (step // step_iterations) if step_iterations > 0 else 1.0)
 
 
@@ -160,9 +200,15 @@ def autocast(device: torch.device):
 def make_optimizer(stage: Stage, model: nn.Module) -> torch.optim.Optimizer:
     groups = stage.param_groups(model, stage.lr) if stage.param_groups else [
         {"params": list(model.parameters()), "lr": stage.lr, "lr_multiplier": 1.0, "name": "all"}]
-    if stage.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=stage.lr, weight_decay=stage.weight_decay)
-    return torch.optim.SGD(groups, lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+    solver = stage.solver
+    if solver.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=solver.lr, weight_decay=solver.weight_decay)
+    if solver.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=solver.lr, alpha=solver.rmsprop_alpha, eps=solver.rmsprop_eps,
+                                   momentum=solver.momentum, weight_decay=solver.weight_decay)
+    if solver.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=solver.lr, momentum=solver.momentum, weight_decay=solver.weight_decay)
+    raise ValueError(f"stage {stage.name}: unknown optimizer {solver.optimizer!r} (sgd, adam or rmsprop)")
 
 
 def fingerprint(payload: Any) -> str:
@@ -230,19 +276,21 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
         step = first
         for batch in make_loader(stage, settings, stage_index, first, device):
             inputs, targets = to_device(batch[0], device), to_device(batch[1], device)
+            lr = stage.lr_at(step)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(stage.lr, step, stage.lr_step_iterations, stage.lr_gamma) * group["lr_multiplier"]
+                group["lr"] = lr * group["lr_multiplier"]
             torch.manual_seed(step_seed(settings.seed, stage_index, step))
             with autocast(device):
                 logits = forward(model, inputs)
                 loss = loss_fn(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if stage.solver.clip_grad_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), stage.solver.clip_grad_norm)
             optimizer.step()
             accuracy = (logits.argmax(1) == targets).float().mean().item()
-            log_rows.append({"stage": stage.name, "step": step,
-                             "lr": learning_rate(stage.lr, step, stage.lr_step_iterations, stage.lr_gamma),
-                             "loss": float(loss.item()), "accuracy": accuracy})
+            log_rows.append({"stage": stage.name, "step": step, "lr": lr, "loss": float(loss.item()),
+                             "accuracy": accuracy})
             step += 1
             steps_done += 1
             finished_stage = step == stage.iterations
