@@ -1,5 +1,12 @@
-"""BN-Inception (Inception-v2, Ioffe & Szegedy 2015 [24]) adapted to 34x34 one-channel audio maps,
-and the Inception(v2)-LSTM of paper 2.4.
+"""BN-Inception (Ioffe & Szegedy 2015) adapted to 34x34 one-channel audio maps, and the
+Inception(v2)-LSTM of paper 2.4.
+
+Which Inception-v2: the paper cites [24] ("Rethinking the Inception architecture"), whose
+"Inception-v2" is the factorised network that became Inception-v3, but it also names the layer the
+LSTM replaces the head after, "global pool", and trains the maps "as Inception-v2 on ImageNet". The
+name Inception-v2 was in common use for BN-Inception (Caffe model zoo, TF-slim's `inception_v2`), the
+network 2017-era Caffe users fine-tuned; that is what this module builds. Its solver in the paper
+config is the one [24] gives for ImageNet training (README "Models").
 
 Adaptation to 34x34 inputs (ImageNet's 224x224 stem would shrink a 34x34 map to 1x1 before the
 inception modules): conv1 is a 3x3 stride-1 conv (not 7x7/2) and the first max-pool is dropped, so
