@@ -65,7 +65,7 @@ class PaperDeviation:
     section: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.value!r} (paper {self.section}: {self.paper_value!r})"
+        return f"{self.key}: {self.value!r}, paper {self.paper_value!r} ({self.section})"
 
 
 def _same_setting(value: object, paper_value: object) -> bool:

@@ -343,6 +343,16 @@ def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, object]) -> str:
             f"scores and the fused network's are not comparable with the paper's.")
 
 
+def settings_section(paper_deviations: Sequence[str]) -> list[str]:
+    """The summary's lines on how this run's config differs from the paper's values."""
+    if not paper_deviations:
+        return ["## Settings", "", "Every setting the paper gives has the paper's value (configs/paper.yaml).", ""]
+    return ["## Settings that differ from the paper", "",
+            f"{len(paper_deviations)} settings of this run are not the paper's (key: this run's value, the "
+            f"paper's value and where the paper gives it; configs/paper.yaml has them all):", "",
+            *(f"- {deviation}" for deviation in paper_deviations), ""]
+
+
 def build_report(
     prediction_paths: Mapping[str, str | os.PathLike],
     weights_path: str | os.PathLike,
@@ -356,9 +366,12 @@ def build_report(
     bootstrap_samples: int = 1000,
     seed: int = 0,
     vgg_lstm_init: Mapping[str, object] | None = None,
+    paper_deviations: Sequence[str] = (),
 ) -> dict[str, dict[str, SplitScores]]:
     """Write the whole report. `prediction_paths` lists the models in table order (fusion last);
-    `vgg_lstm_init` (see `vgg_lstm_deviation`) says how the VGG-LSTMs were initialised."""
+    `vgg_lstm_init` (see `vgg_lstm_deviation`) says how the VGG-LSTMs were initialised;
+    `paper_deviations` lists the run's settings that differ from the paper's
+    (`avemotion.config.paper_deviations`)."""
     weights = json.loads(Path(weights_path).read_text())
     scores: dict[str, dict[str, SplitScores]] = {}
     for model, path in prediction_paths.items():
@@ -392,14 +405,14 @@ def build_report(
     fuses_vgg_lstms = any(model.startswith("vgg_lstm") for model in prediction_paths)
     deviation = vgg_lstm_deviation(vgg_lstm_init) if vgg_lstm_init is not None and fuses_vgg_lstms else ""
     markdown = _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                                 deviation)
+                                 deviation, paper_deviations)
     with atomic_output(summary_md_path) as tmp:
         tmp.write_text(markdown)
     return scores
 
 
 def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                      deviation: str) -> str:
+                      deviation: str, paper_deviations: Sequence[str] = ()) -> str:
     lines = ["# avemotion results", ""]
     if deviation:
         lines += [deviation, ""]
@@ -413,7 +426,7 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
         f"counts as wrong (a miss of its true class in the UAR); the fused network predicts a clip from the "
         f"models that saw it."
     )
-    lines += ["", "## All models side by side", ""]
+    lines += ["", *settings_section(paper_deviations), "## All models side by side", ""]
     header = ["model", "val n", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
               "test n", "test accuracy [95 % CI]", "test UAR [95 % CI]", "paper test acc", "paper test UAR",
               "no prediction (val / test)"]

@@ -1,5 +1,6 @@
 # Report (paper 3.2, Tables 1-6): per model and fused, accuracy and UAR with bootstrap 95 % intervals,
 # confusion matrices beside the paper's, fusion gain over equal weights, every clip's status per stage.
+from avemotion.config import paper_deviations
 
 # Stage indices listed per clip in clips.tsv; a stage counts as present when its rule file put the
 # index into FINAL_TARGETS (so the report works whichever stages are included).
@@ -15,6 +16,8 @@ REPORT_VGG_LSTM_INIT = {
     key: config["models"]["vgg_lstm"][key]
     for key in ("vgg_face_weights", "fer2013_csv", "fer_iterations")
 }
+# Every setting of this run that differs from the paper's (avemotion.constants.PAPER_CONFIG).
+REPORT_PAPER_DEVIATIONS = [str(deviation) for deviation in paper_deviations(config)]
 
 
 rule report:
@@ -71,6 +74,7 @@ rule report:
         report=config["report"],
         models=REPORT_MODELS,
         vgg_lstm_init=REPORT_VGG_LSTM_INIT,
+        paper_deviations=REPORT_PAPER_DEVIATIONS,
     conda:
         "../envs/core.yaml"
     threads: 1

@@ -103,7 +103,7 @@ def test_the_demo_config_lists_how_it_differs_from_the_paper():
     assert deviations["faces.size"].value == 64 and deviations["faces.size"].paper_value == 224
     assert "models.vgg_lstm.require_pretraining" in deviations and "fusion.refit" in deviations
     assert "media.timeline_fps" not in deviations
-    assert "faces.size: 64 (paper 2.1" in str(deviations["faces.size"])
+    assert str(deviations["faces.size"]).startswith("faces.size: 64, paper 224 (2.1: ")
 
 
 # ------------------------------------------------------------------ pretraining files, before any job

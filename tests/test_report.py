@@ -212,6 +212,22 @@ def test_summary_opens_with_the_deviation_from_the_paper(tmp_path):
     assert lines[2].startswith("**Not the paper's experiment:** the VGG-LSTMs were trained from random initialisation")
 
 
+def test_summary_lists_the_settings_that_differ_from_the_paper(tmp_path):
+    from avemotion.config import load_config, paper_deviations
+
+    results, paths = _write_inputs(tmp_path)
+    deviations = [str(d) for d in paper_deviations(load_config())]
+    report = results / "report"
+    build_report(paths, results / "fusion" / "weights.json", results / "manifest.tsv", results / "quarantine.tsv",
+                 {}, report / "summary.md", report / "summary.tsv", report / "clips.tsv", {},
+                 bootstrap_samples=50, vgg_lstm_init=PAPER_INIT, paper_deviations=deviations)
+    section = (report / "summary.md").read_text().split("## Settings that differ from the paper")[1].split("## ")[0]
+    assert f"{len(deviations)} settings of this run are not the paper's" in section
+    assert "- faces.size: 64, paper 224 (2.1: aligned faces are VGG-16's 224 x 224 input [20])" in section
+    _build(results, paths)  # no deviations given: the summary says every setting is the paper's
+    assert "Every setting the paper gives has the paper's value" in (report / "summary.md").read_text()
+
+
 def test_clip_table_without_optional_indices(tmp_path):
     results, paths = _write_inputs(tmp_path)
     columns, table = clip_status_table(results / "manifest.tsv", results / "quarantine.tsv", {}, {})
@@ -236,6 +252,8 @@ def test_demo_run_report(demo_run, tmp_path):
     manifest = read_tsv(results / "manifest.tsv")
     quarantine = read_tsv(results / "quarantine.tsv")
     assert len(clips) == len(manifest) + len(quarantine)
+    summary = (report / "summary.md").read_text()
+    assert "- faces.size: 64, paper 224 (2.1" in summary and "- fusion.refit: False, paper True (3.2" in summary
     html = tmp_path / "report.html"
     demo_run.snakemake("--report", str(html))
     text = html.read_text(errors="replace")

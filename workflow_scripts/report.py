@@ -22,4 +22,5 @@ build_report(
     bootstrap_samples=snakemake.params.report["bootstrap_samples"],
     seed=snakemake.params.report["seed"],
     vgg_lstm_init=snakemake.params.vgg_lstm_init,
+    paper_deviations=snakemake.params.paper_deviations,
 )
