@@ -59,8 +59,8 @@ from torch import nn
 from avemotion.config import load_config
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
-from avemotion.models.training import (Solver, Stage, autocast, forward, make_optimizer, seed_everything,
-                                       select_device, step_seed)
+from avemotion.models.training import (Solver, Stage, make_optimizer, seed_everything, select_device, step_seed,
+                                       train_step)
 from avemotion.models.vgg import VGGLSTM, vgg16_from_config, vgg_param_groups
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,19 +228,9 @@ def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, d
         synchronize(device)
         start = time.perf_counter()
         inputs, targets = batches[step % len(batches)]
-        for group in optimizer.param_groups:  # the schedule's value does not change a step's cost
-            group["lr"] = plan.solver.lr * group["lr_multiplier"]
         torch.manual_seed(step_seed(0, 0, step))
-        with autocast(device):
-            logits = forward(model, inputs)
-            loss = loss_fn(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if plan.solver.clip_grad_norm > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), plan.solver.clip_grad_norm)
-        optimizer.step()
-        (logits.argmax(1) == targets).float().mean().item()  # the per-step log's syncs, as in run_stages
-        float(loss.item())
+        # training's own step (the schedule's rate does not change a step's cost)
+        train_step(stage, model, optimizer, loss_fn, inputs, targets, plan.solver.lr, device)
         synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)

@@ -230,6 +230,23 @@ def load_resume(path: Path, expected_fingerprint: str) -> dict | None:
     return state
 
 
+def train_step(stage: Stage, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, inputs: Any,
+               targets: torch.Tensor, lr: float, device: torch.device) -> tuple[float, float]:
+    """One optimisation step at base rate `lr` (each group keeps its multiplier), with the stage's
+    gradient clipping; returns (loss, batch accuracy)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_multiplier"]
+    with autocast(device):
+        logits = forward(model, inputs)
+        loss = loss_fn(logits.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if stage.solver.clip_grad_norm > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), stage.solver.clip_grad_norm)
+    optimizer.step()
+    return float(loss.item()), (logits.argmax(1) == targets).float().mean().item()
+
+
 @dataclass
 class TrainResult:
     model: nn.Module
@@ -277,20 +294,9 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
         for batch in make_loader(stage, settings, stage_index, first, device):
             inputs, targets = to_device(batch[0], device), to_device(batch[1], device)
             lr = stage.lr_at(step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_multiplier"]
             torch.manual_seed(step_seed(settings.seed, stage_index, step))
-            with autocast(device):
-                logits = forward(model, inputs)
-                loss = loss_fn(logits.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if stage.solver.clip_grad_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), stage.solver.clip_grad_norm)
-            optimizer.step()
-            accuracy = (logits.argmax(1) == targets).float().mean().item()
-            log_rows.append({"stage": stage.name, "step": step, "lr": lr, "loss": float(loss.item()),
-                             "accuracy": accuracy})
+            loss, accuracy = train_step(stage, model, optimizer, loss_fn, inputs, targets, lr, device)
+            log_rows.append({"stage": stage.name, "step": step, "lr": lr, "loss": loss, "accuracy": accuracy})
             step += 1
             steps_done += 1
             finished_stage = step == stage.iterations
