@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..constants import VGG_FACE_KERAS_BGR_MEAN, VGG_FACE_RGB_MEAN
+from ...constants import VGG_FACE_KERAS_BGR_MEAN, VGG_FACE_RGB_MEAN
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def _torch_dag(path: Path, state: Mapping[str, torch.Tensor]) -> VGGFaceFile:
 
 
 def _torch_own_layout(path: Path, state: Mapping[str, torch.Tensor]) -> VGGFaceFile:
-    from .vgg import VGG_FACE_KEYS  # imported here: vgg.py re-exports this module
+    from ..vgg import VGG_FACE_KEYS  # imported here: vgg.py re-exports this module
 
     missing = [key for key in VGG_FACE_KEYS if key not in state]
     if missing:
