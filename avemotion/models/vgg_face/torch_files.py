@@ -48,11 +48,6 @@ def _strip_module(key: str) -> str:
     return key[len("module."):] if key.startswith("module.") else key  # saved from nn.DataParallel
 
 
-def _file_tensor(key: str, value: torch.Tensor | np.ndarray, converted: np.ndarray | None = None) -> FileTensor:
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    return FileTensor(key, tuple(array.shape), array if converted is None else converted)
-
-
 def _torch_dag(path: Path, state: Mapping[str, torch.Tensor]) -> VGGFaceFile:
     require_tensors(state, path, layer_names())
     tensors = {}
