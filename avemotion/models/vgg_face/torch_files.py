@@ -6,7 +6,6 @@ import zipfile
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
 import torch
 
 from ...constants import VGG_FACE_RGB_MEAN
