@@ -65,7 +65,8 @@ class PaperDeviation:
     section: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.value!r}, paper {self.paper_value!r} ({self.section})"
+        value = "not set" if self.value is None else repr(self.value)
+        return f"{self.key}: {value}, paper {self.paper_value!r} ({self.section})"
 
 
 def _same_setting(value: object, paper_value: object) -> bool:

@@ -104,6 +104,8 @@ def test_the_demo_config_lists_how_it_differs_from_the_paper():
     assert "models.vgg_lstm.require_pretraining" in deviations and "fusion.refit" in deviations
     assert "media.timeline_fps" not in deviations
     assert str(deviations["faces.size"]).startswith("faces.size: 64, paper 224 (2.1: ")
+    assert str(deviations["models.inception_lstm.map_solver.clip_grad_norm"]).startswith(
+        "models.inception_lstm.map_solver.clip_grad_norm: not set, paper 2.0")
 
 
 # ------------------------------------------------------------------ pretraining files, before any job
