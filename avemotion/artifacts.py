@@ -31,6 +31,12 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 )
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -40,6 +46,8 @@ def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix or ".tmp", dir=final.parent)
+    # mkstemp makes the file 0600; an artifact gets the mode a plain open() would give it (umask)
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -54,7 +62,8 @@ def write_tsv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Ma
     """Write rows (dicts) as a tab-separated table with a header, atomically."""
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(columns), delimiter="\t", extrasaction="raise")
+            writer = csv.DictWriter(handle, fieldnames=list(columns), delimiter="\t", extrasaction="raise",
+                                    lineterminator="\n")
             writer.writeheader()
             for row in rows:
                 writer.writerow({column: _format_cell(row.get(column, "")) for column in columns})

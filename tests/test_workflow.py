@@ -1,10 +1,11 @@
 """End-to-end checks of the backbone stages through real Snakemake runs."""
+import stat
 from pathlib import Path
 
 import pytest
 import yaml
 
-from avemotion.artifacts import read_tsv
+from avemotion.artifacts import current_umask, read_tsv
 from avemotion.config import load_config
 from conftest import run_snakemake
 from media_factory import make_clip, truncate
@@ -20,6 +21,17 @@ def test_demo_run_puts_every_clip_in_manifest_or_quarantine(demo_run):
     assert manifest | quarantined == {row["clip_id"] for row in listed}
     per_class = demo_run.config["demo"]["clips_per_class"]
     assert len(listed) == 7 * sum(per_class.values())
+
+
+def test_demo_run_outputs_are_readable_by_the_lab(demo_run):
+    """Every file under results/ has the read bits the umask grants, and every table ends lines
+    with \n only (issue 15 item 3)."""
+    granted = 0o444 & ~current_umask()
+    private = [path for path in demo_run.results.rglob("*")
+               if path.is_file() and stat.S_IMODE(path.stat().st_mode) & granted != granted]
+    assert private == [], private[:10]
+    crlf = [path for path in demo_run.results.rglob("*.tsv") if b"\r\n" in path.read_bytes()]
+    assert crlf == []
 
 
 def test_demo_run_media_covers_every_clip(demo_run):

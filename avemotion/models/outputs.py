@@ -80,7 +80,7 @@ def write_train_log(path: str | Path, log_rows: Sequence[Mapping]) -> None:
 
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["stage", "step", "lr", "loss", "accuracy"])
+            writer = csv.DictWriter(handle, fieldnames=["stage", "step", "lr", "loss", "accuracy"], lineterminator="\n")
             writer.writeheader()
             writer.writerows(log_rows)
 

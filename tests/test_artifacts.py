@@ -1,0 +1,32 @@
+"""Artifacts as a lab shares them (issue 15 item 3): files honour the umask, tables end lines with \\n."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from avemotion.artifacts import atomic_output, read_tsv, write_tsv
+
+
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_atomic_output_honours_the_umask(tmp_path, umask_022):
+    with atomic_output(tmp_path / "out.json") as tmp:
+        tmp.write_text("{}")
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
+    os.umask(0o077)
+    with atomic_output(tmp_path / "private.json") as tmp:
+        tmp.write_text("{}")
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+
+
+def test_tsv_lines_end_with_newline_only(tmp_path):
+    write_tsv(tmp_path / "t.tsv", ["clip_id", "reason"], [{"clip_id": "c0", "reason": "no face"}])
+    assert (tmp_path / "t.tsv").read_bytes() == b"clip_id\treason\nc0\tno face\n"
+    assert read_tsv(tmp_path / "t.tsv") == [{"clip_id": "c0", "reason": "no face"}]
