@@ -38,6 +38,15 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, che
     return result
 
 
+def model_outputs(root: Path, name: str):
+    """Where a model trained in a test writes its artifacts, laid out like results/."""
+    from avemotion.models import ModelOutputs
+
+    folder = root / "models" / name
+    return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
+                           root / "predictions" / f"{name}.tsv", root / "metrics" / f"{name}.json")
+
+
 @dataclass
 class DemoRun:
     workdir: Path

@@ -13,13 +13,14 @@ import yaml
 
 from avemotion.artifacts import read_predictions
 from avemotion.constants import CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES, VGG16_CFG
-from avemotion.models import ModelOutputs, train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
+from avemotion.models import train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
 from avemotion.models import data, synthetic
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
 from avemotion.models.svm import cv_folds
 from avemotion.models.training import learning_rate
 from avemotion.models.vgg import VGG16, VGG_FACE_KEYS, VGGLSTM, load_vgg_face_weights, vgg_param_groups
+from conftest import model_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
@@ -39,12 +40,6 @@ def corpus(tmp_path_factory) -> dict:
                                    n_timeline=100, quarantine=("val_HA_00",))
     files["root"] = root
     return files
-
-
-def outputs(root: Path, name: str) -> ModelOutputs:
-    folder = root / "models" / name
-    return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
-                           root / "predictions" / f"{name}.tsv", root / "metrics" / f"{name}.json")
 
 
 # ------------------------------------------------------------------ shapes and initialisation
@@ -279,14 +274,14 @@ def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after):
     fer = write_fer_csv(tmp_path / "fer2013.csv")
     config = models_config({"vgg_lstm": dict(TINY_VGG, fer2013_csv=str(fer), fer_iterations=3)})
     args = (corpus["manifest"][0], corpus["faces"])
-    train_vgg_lstm(*args, outputs(tmp_path / "full", "vgg_lstm_a"), config["vgg_lstm"], config["training"])
+    train_vgg_lstm(*args, model_outputs(tmp_path / "full", "vgg_lstm_a"), config["vgg_lstm"], config["training"])
     resumed = tmp_path / "resumed"
     with pytest.raises(RuntimeError):
-        train_vgg_lstm(*args, outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"],
+        train_vgg_lstm(*args, model_outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"],
                        stop_after_steps=stop_after)
     assert (resumed / "models" / "vgg_lstm_a" / "resume.pt").exists()
     assert not (resumed / "models" / "vgg_lstm_a" / "checkpoint.pt").exists()
-    train_vgg_lstm(*args, outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"])
+    train_vgg_lstm(*args, model_outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"])
     assert not (resumed / "models" / "vgg_lstm_a" / "resume.pt").exists()
     assert_same_run(tmp_path / "full", resumed, "vgg_lstm_a")
     stages = [row["stage"] for row in read_log(resumed / "models" / "vgg_lstm_a" / "train_log.csv")]
@@ -296,11 +291,11 @@ def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after):
 def test_inception_lstm_resume_equals_uninterrupted(corpus, tmp_path):
     config = models_config({"inception_lstm": TINY_INCEPTION})
     args = (corpus["manifest"][0], corpus["maps"])
-    train_inception_lstm(*args, outputs(tmp_path / "full", "inception_lstm"), config["inception_lstm"], config["training"])
+    train_inception_lstm(*args, model_outputs(tmp_path / "full", "inception_lstm"), config["inception_lstm"], config["training"])
     with pytest.raises(RuntimeError):
-        train_inception_lstm(*args, outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
+        train_inception_lstm(*args, model_outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
                              config["training"], stop_after_steps=4)
-    train_inception_lstm(*args, outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
+    train_inception_lstm(*args, model_outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
                          config["training"])
     assert_same_run(tmp_path / "full", tmp_path / "resumed", "inception_lstm")
     stages = [row["stage"] for row in read_log(tmp_path / "full" / "models" / "inception_lstm" / "train_log.csv")]
@@ -311,18 +306,18 @@ def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path):
     config = models_config({"audio_lstm": {"iterations": 4, "hidden": 16}})
     args = (corpus["manifest"][0], corpus["shortterm"])
     with pytest.raises(RuntimeError):
-        train_audio_lstm(*args, outputs(tmp_path, "audio_lstm"), config["audio_lstm"], config["training"],
+        train_audio_lstm(*args, model_outputs(tmp_path, "audio_lstm"), config["audio_lstm"], config["training"],
                          stop_after_steps=2)
     changed = copy.deepcopy(config)
     changed["audio_lstm"]["lr"] = 0.01
-    train_audio_lstm(*args, outputs(tmp_path, "audio_lstm"), changed["audio_lstm"], changed["training"])
+    train_audio_lstm(*args, model_outputs(tmp_path, "audio_lstm"), changed["audio_lstm"], changed["training"])
     steps = [int(row["step"]) for row in read_log(tmp_path / "models" / "audio_lstm" / "train_log.csv")]
     assert steps == [0, 1, 2, 3]  # restarted from scratch, not continued
 
 
 def test_outputs_and_quarantined_clips(corpus, tmp_path):
     config = models_config({"audio_lstm": {"iterations": 30, "hidden": 32}})
-    metrics = train_audio_lstm(corpus["manifest"][0], corpus["shortterm"], outputs(tmp_path, "audio_lstm"),
+    metrics = train_audio_lstm(corpus["manifest"][0], corpus["shortterm"], model_outputs(tmp_path, "audio_lstm"),
                                config["audio_lstm"], config["training"])
     rows = read_predictions(tmp_path / "predictions" / "audio_lstm.tsv")
     assert {r["split"] for r in rows} == {"val", "test"} and len(rows) == 14

@@ -15,8 +15,9 @@ from torch.utils.data import TensorDataset
 
 from avemotion.config import load_config
 from avemotion.models import synthetic
-from avemotion.models.pipelines import ModelOutputs, train_inception_lstm, train_vgg_lstm
+from avemotion.models.pipelines import train_inception_lstm, train_vgg_lstm
 from avemotion.models.training import Solver, Stage, TrainSettings, make_optimizer, run_stages
+from conftest import model_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,12 +84,6 @@ def read_lr(path: Path) -> dict[str, list[float]]:
 def corpus(tmp_path_factory) -> dict:
     return synthetic.write_corpus(tmp_path_factory.mktemp("corpus"), per_class={"train": 2, "val": 1, "test": 1},
                                   face_size=32, n_timeline=100)
-
-
-def model_outputs(root: Path, name: str) -> ModelOutputs:
-    folder = root / "models" / name
-    return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
-                           root / "predictions" / f"{name}.tsv", root / "metrics" / f"{name}.json")
 
 
 def test_inception_map_stage_trains_with_its_own_solver(corpus, tmp_path):
