@@ -8,6 +8,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import yaml
 
@@ -145,3 +146,18 @@ def check_pretraining_files(config: dict) -> None:
     problems = pretraining_file_problems(config["models"]["vgg_lstm"])
     if problems:
         raise PretrainingFileError("cannot start the VGG-LSTM training as configured:\n  - " + "\n  - ".join(problems))
+
+
+def track_settings(faces_config: Mapping, track: str) -> dict:
+    """The part of the ``faces:`` config block one track uses (the rule's params: editing track A's
+    settings reruns only track A). ``track_b.dataset_faces_dir`` set switches track B to the dataset."""
+    block = dict(faces_config[f"track_{track}"])
+    if block.get("dataset_faces_dir"):
+        block = {"method": "dataset", "dataset_faces_dir": block["dataset_faces_dir"],
+                 "dataset_frame_offset": block.get("dataset_frame_offset", 0)}
+    else:
+        block.pop("dataset_faces_dir", None)
+        block.pop("dataset_frame_offset", None)
+    return {"size": faces_config["size"], "min_detection_confidence": faces_config["min_detection_confidence"],
+            "queue_size": faces_config.get("queue_size", 8),
+            "redetect_every": faces_config.get("redetect_every", 1), "method_settings": block}

@@ -2,7 +2,7 @@
 
 Every clip goes through the pipeline's own code, into a temporary folder: the probe
 (`media.probe_clip`), the 60-fps timeline and 16 kHz wav (`media.write_timeline`, `extract_audio`,
-paper 2.1), face tracks a and b (`video.extract_face_track` with the config's `faces:` settings,
+paper 2.1), face tracks a and b (`faces.extract_face_track` with the config's `faces:` settings,
 paper 2.1), the audio features (`audio.write_*_artifact` with the config's `audio:` settings, paper
 2.2-2.4); then the trained models (`models.load_trained_model` / `predict_clip_probabilities`, the
 very functions training used for `results/predictions/{model}.tsv`) and the decision fusion with the
@@ -278,7 +278,8 @@ class Predictor:
 
     def _face_track(self, clip_id: str, path: Path, timeline_path: Path, workdir: Path,
                     track: str) -> tuple[Path, str]:
-        from .video import extract_face_track, track_settings
+        from .config import track_settings
+        from .faces import extract_face_track
 
         out = workdir / f"faces_{track}.h5"
         try:

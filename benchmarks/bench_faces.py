@@ -55,7 +55,7 @@ def make_clip(path: Path, seconds: float, width: int, height: int, seed: int = 0
 
 
 def timeline_of(clip_id: str, n_frames: int):
-    from avemotion.video import Timeline
+    from avemotion.faces import Timeline
 
     timeline = np.minimum(np.floor(np.arange(int(n_frames / FPS * 60)) * FPS / 60 + 1e-9).astype(int), n_frames - 1)
     return Timeline(clip_id, float(FPS), timeline, np.unique(timeline))
@@ -64,7 +64,7 @@ def timeline_of(clip_id: str, n_frames: int):
 def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> None:
     """One measurement in this (fresh) process: 'decode', 'a' (MediaPipe), 'a/K' (detector every K
     frames) or 'b' (dlib)."""
-    from avemotion.video import DlibFaces, MediaPipeFaces, extract_faces_from_video, iter_source_frames
+    from avemotion.faces import DlibFaces, MediaPipeFaces, extract_faces_from_video, iter_source_frames
 
     timeline = timeline_of(Path(clip).stem, n_frames)
     load_s = 0.0

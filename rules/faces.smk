@@ -1,7 +1,7 @@
 # Face stage (paper 2.1): per clip and face track, the subject's face in every unique source frame,
 # aligned by its eye corners, as an HDF5 face stack on the 60-fps timeline; per-track index; QC.
 from avemotion.constants import SPLITS
-from avemotion.video import track_settings
+from avemotion.config import track_settings
 
 
 rule faces:

@@ -14,10 +14,10 @@ import skimage.data
 
 from avemotion.artifacts import read_tsv
 from avemotion.constants import VGG_INPUT_SIZE
-from avemotion.video import (
+from avemotion.config import track_settings
+from avemotion.faces import (
     DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_track, extract_faces_from_dataset,
     extract_faces_from_video, find_dataset_face_images, prefetch, read_face_stack, similarity_transform,
-    track_settings,
 )
 
 CANVAS = (480, 640)  # height, width (even: yuv420p)

@@ -200,7 +200,7 @@ def test_paper_dry_run_without_files_stops_before_any_job(tmp_path):
 
 
 def test_paper_dry_run_plans_the_papers_dag(tmp_path):
-    from avemotion.video import track_settings
+    from avemotion.config import track_settings
 
     configfile = paper_run_config(tmp_path, with_files=True)
     result = run_snakemake(tmp_path / "run", "-n", "--cores", "1", configfile=configfile, timeout=300)

@@ -1,7 +1,7 @@
-"""Rule `faces_index`: results/faces/{track}/index.tsv (avemotion.video.write_face_index)."""
+"""Rule `faces_index`: results/faces/{track}/index.tsv (avemotion.faces.write_face_index)."""
 from avemotion.logs import log_to_file
 from avemotion.artifacts import read_manifest
-from avemotion.video import write_face_index
+from avemotion.faces import write_face_index
 
 log_to_file(snakemake.log[0])
 write_face_index(read_manifest(snakemake.input.manifest), snakemake.input.stacks, snakemake.output.index)

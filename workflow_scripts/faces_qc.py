@@ -1,7 +1,7 @@
-"""Rule `faces_qc`: montage per split and detection table (avemotion.video.write_face_qc)."""
+"""Rule `faces_qc`: montage per split and detection table (avemotion.faces.write_face_qc)."""
 from avemotion.logs import log_to_file
 from avemotion.artifacts import read_manifest
-from avemotion.video import write_face_qc
+from avemotion.faces import write_face_qc
 
 log_to_file(snakemake.log[0])
 write_face_qc(

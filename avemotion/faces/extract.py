@@ -1,0 +1,98 @@
+"""Entry point of the ``faces`` rule: one clip's face stack for one track."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Mapping
+
+from ..artifacts import atomic_output
+from .align import align_face
+from .dataset import extract_faces_from_dataset
+from .detection import Detection, FaceAnalyzer
+from .dlib_faces import DlibFaces
+from .frames import Timeline, iter_source_frames, prefetch
+from .mediapipe_faces import MediaPipeFaces
+from .stack import FaceStackWriter, FaceTrackResult, finish_stack
+from .subject import SubjectTracker
+
+log = logging.getLogger(__name__)
+
+
+def make_analyzer(track_settings: Mapping, min_detection_confidence: float) -> FaceAnalyzer:
+    """The analyzer a track's config block selects (``method``: mediapipe | dlib)."""
+    method = track_settings["method"]
+    if method == "mediapipe":
+        return MediaPipeFaces(min_detection_confidence=min_detection_confidence,
+                              model_selection=int(track_settings.get("model_selection", 1)))
+    if method == "dlib":
+        return DlibFaces(detect_scale=float(track_settings.get("detect_scale", 0.5)),
+                         upsample=int(track_settings.get("upsample", 0)),
+                         min_score=float(track_settings.get("min_score", 0.0)))
+    raise ValueError(f"face method {method!r} has no frame analyzer (mediapipe | dlib)")
+
+
+def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_path: str | Path, analyzer: FaceAnalyzer,
+                             size: int, track: str = "a", queue_size: int = 8,
+                             redetect_every: int = 1) -> FaceTrackResult:
+    """Detect, landmark and align the subject's face in every unique source frame of a clip and write
+    the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason.
+
+    With ``redetect_every`` = k > 1 and an analyzer that can follow a face (MediaPipe), the detector runs
+    on every k-th frame only; in between, the landmarks are fitted around the subject's previous face,
+    and a frame where that fails is detected afresh (so no face is lost to the shortcut).
+    """
+    import h5py
+
+    tracker = SubjectTracker()
+    failure = None
+    n_decoded = 0
+    with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
+        writer = FaceStackWriter(handle, size, analyzer.n_landmarks)
+        try:
+            followed: Detection | None = None
+            frames_since_detection = 0
+            for frame_index, rgb in prefetch(iter_source_frames(video_path, timeline.unique_frames), queue_size):
+                n_decoded += 1
+                found, subject = None, followed
+                if followed is not None and frames_since_detection < redetect_every:
+                    found = analyzer.landmarks(rgb, followed)
+                    frames_since_detection += 1
+                if found is None:
+                    subject = tracker.choose(analyzer.detect(rgb))
+                    frames_since_detection = 1
+                    found = analyzer.landmarks(rgb, subject) if subject is not None else None
+                if found is None or subject is None:
+                    followed = None
+                    continue
+                tracker.previous_box = subject.box
+                followed = analyzer.follow(found, subject) if redetect_every > 1 else None
+                writer.add(frame_index, align_face(rgb, found.eye_corners, size), found.landmarks,
+                           found.eye_corners, subject.score)
+        except Exception as error:  # a clip PyAV cannot decode is quarantined, not a crash
+            log.exception("clip %s: decoding/analysis failed", timeline.clip_id)
+            failure = f"video could not be decoded after {n_decoded} frames ({type(error).__name__}: {error})"
+        if failure is None and n_decoded < len(timeline.unique_frames):
+            log.warning("clip %s: %d of %d timeline frames not in the video (counted as without face)",
+                        timeline.clip_id, len(timeline.unique_frames) - n_decoded, len(timeline.unique_frames))
+        result = finish_stack(handle, writer, timeline, analyzer.method, size, track, failure,
+                               {"n_frames_decoded": n_decoded})
+    log.info("clip %s track %s: %d faces in %d unique frames (%s)", timeline.clip_id, track, result.n_faces,
+             result.n_unique_frames, result.status)
+    return result
+
+
+def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
+                       settings: Mapping, track: str) -> FaceTrackResult:
+    """Entry point of the ``faces`` rule: ``settings`` is :func:`track_settings`'s block for ``track``."""
+    timeline = Timeline.read(timeline_path)
+    size = int(settings["size"])
+    method_settings = settings["method_settings"]
+    if method_settings["method"] == "dataset":
+        return extract_faces_from_dataset(method_settings["dataset_faces_dir"], timeline, out_path, size, track,
+                                          int(method_settings.get("dataset_frame_offset", 0)))
+    analyzer = make_analyzer(method_settings, float(settings["min_detection_confidence"]))
+    try:
+        return extract_faces_from_video(video_path, timeline, out_path, analyzer, size, track,
+                                        int(settings.get("queue_size", 8)), int(settings.get("redetect_every", 1)))
+    finally:
+        analyzer.close()
