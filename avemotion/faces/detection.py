@@ -31,7 +31,11 @@ class FaceAnalyzer(Protocol):
     method: str
     n_landmarks: int
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]: ...
+    def detect(self, rgb: np.ndarray, near: np.ndarray | None = None) -> list[Detection]:
+        """Face candidates in the frame. ``near``: the subject's box (x0, y0, x1, y1) in the last frame
+        where it was found, or None; an analyzer may look there more closely (a crop, a finer scale)
+        when the whole frame gives no face."""
+        ...
 
     def landmarks(self, rgb: np.ndarray, detection: Detection) -> FaceLandmarks | None: ...
 

@@ -48,7 +48,7 @@ class DlibFaces:
         self.min_score = float(min_score)
         self.derotate_passes = 2
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, near: np.ndarray | None = None) -> list[Detection]:
         import cv2
 
         small = rgb

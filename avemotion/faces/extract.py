@@ -58,7 +58,7 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
                     found = analyzer.landmarks(rgb, followed)
                     frames_since_detection += 1
                 if found is None:
-                    subject = tracker.choose(analyzer.detect(rgb))
+                    subject = tracker.choose(analyzer.detect(rgb, near=tracker.previous_box))
                     frames_since_detection = 1
                     found = analyzer.landmarks(rgb, subject) if subject is not None else None
                 if found is None or subject is None:

@@ -34,7 +34,7 @@ class MediaPipeFaces:
             min_detection_confidence=min_mesh_confidence,
         )
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, near: np.ndarray | None = None) -> list[Detection]:
         import cv2
 
         height, width = rgb.shape[:2]
