@@ -152,12 +152,15 @@ def track_settings(faces_config: Mapping, track: str) -> dict:
     """The part of the ``faces:`` config block one track uses (the rule's params: editing track A's
     settings reruns only track A). ``track_b.dataset_faces_dir`` set switches track B to the dataset."""
     block = dict(faces_config[f"track_{track}"])
+    coverage = {key: block[key] for key in ("min_face_fraction", "min_faces") if key in block}
     if block.get("dataset_faces_dir"):
         block = {"method": "dataset", "dataset_faces_dir": block["dataset_faces_dir"],
-                 "dataset_frame_offset": block.get("dataset_frame_offset", 0)}
+                 "dataset_frame_offset": block.get("dataset_frame_offset", 0), **coverage}
     else:
         block.pop("dataset_faces_dir", None)
         block.pop("dataset_frame_offset", None)
     return {"size": faces_config["size"], "min_detection_confidence": faces_config["min_detection_confidence"],
             "queue_size": faces_config.get("queue_size", 8),
-            "redetect_every": faces_config.get("redetect_every", 1), "method_settings": block}
+            "redetect_every": faces_config.get("redetect_every", 1),
+            "check_min_score": faces_config.get("check_min_score", 0.5),
+            "max_gap_s": faces_config.get("max_gap_s", 0.5), "method_settings": block}

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..artifacts import atomic_output
 from .frames import Timeline
-from .stack import FaceStackWriter, FaceTrackResult, finish_stack
+from .stack import Coverage, FaceStackWriter, FaceTrackResult, finish_stack
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def find_dataset_face_images(faces_dir: str | Path, clip_id: str) -> dict[int, P
 
 
 def extract_faces_from_dataset(faces_dir: str | Path, timeline: Timeline, out_path: str | Path, size: int,
-                               track: str = "b", frame_offset: int = 0) -> FaceTrackResult:
+                               track: str = "b", frame_offset: int = 0, coverage: Coverage = Coverage()) -> FaceTrackResult:
     """Track B from the dataset's aligned crops, resized to ``size``; frame number + ``frame_offset``
     gives the source frame index. No landmarks (K = 0); eye corners NaN; scores 1."""
     import cv2
@@ -62,5 +62,5 @@ def extract_faces_from_dataset(faces_dir: str | Path, timeline: Timeline, out_pa
             face = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA)
             writer.add(frame, face, np.zeros((0, 2)), np.full((4, 2), np.nan), 1.0)
         result = finish_stack(handle, writer, timeline, "dataset", size, track, failure,
-                               {"dataset_faces_dir": str(faces_dir)})
+                               {"dataset_faces_dir": str(faces_dir)}, coverage)
     return result

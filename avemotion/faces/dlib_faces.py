@@ -17,6 +17,14 @@ DLIB_EYE_CORNERS: tuple[int, ...] = (36, 39, 42, 45)
 DLIB_FILTER_ROLL: dict[int, float] = {3: -25.0, 4: 25.0}
 # not paper: side of the upright crop the shape predictor sees for a tilted head, relative to the box.
 ROTATED_CROP_SCALE: float = 2.0
+# dlib's frontal HOG detector scans an 80 x 80 window: at a scale s it finds face boxes from 80 / s px.
+HOG_WINDOW_PX: int = 80
+# not paper, detect_scale "auto": the first pass sees the frame at most this many pixels wide (AFEW's
+# 720 x 576 at full size); on a miss, a crop three times the subject's last box with that face
+# brought to 120 px, then the whole frame enlarged until faces of min_face_px are found.
+AUTO_MAX_SIDE: int = 960
+NEAR_CROP_SCALE: float = 3.0
+NEAR_FACE_PX: int = 120
 
 
 def face_recognition_model_file(name: str) -> Path:
@@ -32,37 +40,75 @@ def face_recognition_model_file(name: str) -> Path:
 
 
 class DlibFaces:
-    """Track B: dlib HOG detector (on a frame downscaled by ``detect_scale``) + 68-point ERT shape
-    predictor (reference [18]) on the full-resolution frame."""
+    """Track B: dlib HOG detector + 68-point ERT shape predictor (reference [18]) on the
+    full-resolution frame.
+
+    ``detect_scale`` a number: one HOG pass on the frame scaled by it (with ``upsample`` doublings).
+    ``"auto"``: coarse to fine, so that faces from ``min_face_px`` (dlib box width) up to the whole
+    frame are found whatever the frame size: the frame at most AUTO_MAX_SIDE wide; where that finds
+    nothing, a finer look around the subject's last box; then the whole frame enlarged.
+    """
 
     method = "dlib"
     n_landmarks = 68
 
-    def __init__(self, detect_scale: float = 0.5, upsample: int = 0, min_score: float = 0.0) -> None:
+    def __init__(self, detect_scale: float | str = "auto", upsample: int = 0, min_score: float = 0.0,
+                 min_face_px: int = 48) -> None:
         import dlib
 
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(face_recognition_model_file("shape_predictor_68_face_landmarks.dat")))
-        self.detect_scale = float(detect_scale)
+        self.auto = detect_scale == "auto"
+        self.detect_scale = 1.0 if self.auto else float(detect_scale)
         self.upsample = int(upsample)
         self.min_score = float(min_score)
+        self.min_face_px = int(min_face_px)
         self.derotate_passes = 2
 
     def detect(self, rgb: np.ndarray, near: np.ndarray | None = None) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        scale = min(1.0, AUTO_MAX_SIDE / max(height, width)) if self.auto else self.detect_scale
+        found = self._run(rgb, scale)
+        if found or not self.auto:
+            return found
+        if near is not None:
+            found = self._run_near(rgb, near)
+            if found:
+                return found
+        smallest = HOG_WINDOW_PX / (scale * 2 ** self.upsample)
+        if self.min_face_px < smallest:
+            return self._run(rgb, HOG_WINDOW_PX / (self.min_face_px * 2 ** self.upsample))
+        return []
+
+    def _run(self, rgb: np.ndarray, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -> list[Detection]:
+        """HOG on ``rgb`` scaled by ``scale``; boxes in the coordinates of ``rgb`` shifted by ``origin``."""
         import cv2
 
-        small = rgb
-        if self.detect_scale != 1.0:
+        image = rgb
+        if scale != 1.0:
             height, width = rgb.shape[:2]
-            size = (max(1, round(width * self.detect_scale)), max(1, round(height * self.detect_scale)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         rects, scores, filters = self._detector.run(grey, self.upsample, self.min_score)
+        shift = np.array([origin[0], origin[1], origin[0], origin[1]])
         return [
-            Detection(box=np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / self.detect_scale,
+            Detection(box=np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float64) / scale + shift,
                       score=float(score), roll_hint=DLIB_FILTER_ROLL.get(int(kind), 0.0))
             for r, score, kind in zip(rects, scores, filters)
         ]
+
+    def _run_near(self, rgb: np.ndarray, near: np.ndarray) -> list[Detection]:
+        """HOG on a crop NEAR_CROP_SCALE times the subject's last box, its face brought to NEAR_FACE_PX."""
+        height, width = rgb.shape[:2]
+        side = max(near[2] - near[0], near[3] - near[1], 1.0)
+        centre_x, centre_y = (near[0] + near[2]) / 2, (near[1] + near[3]) / 2
+        half = NEAR_CROP_SCALE * side / 2
+        x0, y0 = int(max(0, centre_x - half)), int(max(0, centre_y - half))
+        x1, y1 = int(min(width, centre_x + half)), int(min(height, centre_y + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return []
+        return self._run(rgb[y0:y1, x0:x1], NEAR_FACE_PX / side, origin=(x0, y0))
 
     def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float) -> np.ndarray:
         """68 points (source pixels) predicted on a crop around ``box`` rotated by ``roll`` degrees

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
 from ..artifacts import atomic_output
 from .align import align_face
+from .checks import FaceCheck
 from .dataset import extract_faces_from_dataset
-from .detection import Detection, FaceAnalyzer
+from .detection import Detection, FaceAnalyzer, FaceLandmarks
 from .dlib_faces import DlibFaces
 from .frames import Timeline, iter_source_frames, prefetch
 from .mediapipe_faces import MediaPipeFaces
-from .stack import FaceStackWriter, FaceTrackResult, finish_stack
+from .stack import Coverage, FaceStackWriter, FaceTrackResult, finish_stack
 from .subject import SubjectTracker
 
 log = logging.getLogger(__name__)
@@ -25,17 +27,25 @@ def make_analyzer(track_settings: Mapping, min_detection_confidence: float) -> F
         return MediaPipeFaces(min_detection_confidence=min_detection_confidence,
                               model_selection=int(track_settings.get("model_selection", 1)))
     if method == "dlib":
-        return DlibFaces(detect_scale=float(track_settings.get("detect_scale", 0.5)),
+        scale = track_settings.get("detect_scale", "auto")
+        return DlibFaces(detect_scale=scale if scale == "auto" else float(scale),
                          upsample=int(track_settings.get("upsample", 0)),
-                         min_score=float(track_settings.get("min_score", 0.0)))
+                         min_score=float(track_settings.get("min_score", 0.0)),
+                         min_face_px=int(track_settings.get("min_face_px", 48)))
     raise ValueError(f"face method {method!r} has no frame analyzer (mediapipe | dlib)")
 
 
 def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_path: str | Path, analyzer: FaceAnalyzer,
-                             size: int, track: str = "a", queue_size: int = 8,
-                             redetect_every: int = 1) -> FaceTrackResult:
+                             size: int, track: str = "a", queue_size: int = 8, redetect_every: int = 1,
+                             check: FaceCheck | None = None, coverage: Coverage = Coverage(),
+                             tracker: SubjectTracker | None = None) -> FaceTrackResult:
     """Detect, landmark and align the subject's face in every unique source frame of a clip and write
-    the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason.
+    the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason,
+    as is a clip with too little face (``coverage``).
+
+    Candidates are tried most likely subject first; one becomes the frame's face only if it passes
+    ``check`` (face-like landmarks and appearance, :mod:`.checks`; None: a default :class:`.FaceCheck`
+    made for this clip) and is not a one-frame jump of the subject's track (:class:`.SubjectTracker`).
 
     With ``redetect_every`` = k > 1 and an analyzer that can follow a face (MediaPipe), the detector runs
     on every k-th frame only; in between, the landmarks are fitted around the subject's previous face,
@@ -43,7 +53,10 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     """
     import h5py
 
-    tracker = SubjectTracker()
+    tracker = tracker if tracker is not None else SubjectTracker()
+    own_check = check is None
+    check = FaceCheck() if check is None else check
+    rejected: Counter[str] = Counter()
     failure = None
     n_decoded = 0
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
@@ -58,13 +71,13 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
                     found = analyzer.landmarks(rgb, followed)
                     frames_since_detection += 1
                 if found is None:
-                    subject = tracker.choose(analyzer.detect(rgb, near=tracker.previous_box))
                     frames_since_detection = 1
-                    found = analyzer.landmarks(rgb, subject) if subject is not None else None
+                    candidates = tracker.rank(analyzer.detect(rgb, near=tracker.previous_box))
+                    subject, found = choose_subject(rgb, candidates, analyzer, tracker, check, rejected)
                 if found is None or subject is None:
+                    tracker.missed()
                     followed = None
                     continue
-                tracker.previous_box = subject.box
                 followed = analyzer.follow(found, subject) if redetect_every > 1 else None
                 writer.add(frame_index, align_face(rgb, found.eye_corners, size), found.landmarks,
                            found.eye_corners, subject.score)
@@ -74,11 +87,32 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
         if failure is None and n_decoded < len(timeline.unique_frames):
             log.warning("clip %s: %d of %d timeline frames not in the video (counted as without face)",
                         timeline.clip_id, len(timeline.unique_frames) - n_decoded, len(timeline.unique_frames))
+        if own_check:
+            check.close()
+        if rejected:
+            log.info("clip %s track %s: detections rejected: %s", timeline.clip_id, track, dict(rejected))
         result = finish_stack(handle, writer, timeline, analyzer.method, size, track, failure,
-                               {"n_frames_decoded": n_decoded})
+                              {"n_frames_decoded": n_decoded, "n_rejected_not_face": sum(rejected.values()),
+                               "n_rejected_jump": tracker.n_jumps_refused}, coverage)
     log.info("clip %s track %s: %d faces in %d unique frames (%s)", timeline.clip_id, track, result.n_faces,
              result.n_unique_frames, result.status)
     return result
+
+
+def choose_subject(rgb, candidates: list[Detection], analyzer: FaceAnalyzer, tracker: SubjectTracker,
+                   check: FaceCheck, rejected: Counter[str]) -> tuple[Detection | None, FaceLandmarks | None]:
+    """The first candidate whose landmarks fit, that passes the face checks and that the tracker takes."""
+    for candidate in candidates:
+        found = analyzer.landmarks(rgb, candidate)
+        if found is None:
+            continue
+        problem = check.problem(rgb, found, candidate, analyzer.method)
+        if problem is not None:
+            rejected[problem.split(" ", 1)[0]] += 1
+            continue
+        if tracker.accept(candidate):
+            return candidate, found
+    return None, None
 
 
 def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
@@ -87,12 +121,16 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
     timeline = Timeline.read(timeline_path)
     size = int(settings["size"])
     method_settings = settings["method_settings"]
+    coverage = Coverage.from_config(settings)
     if method_settings["method"] == "dataset":
         return extract_faces_from_dataset(method_settings["dataset_faces_dir"], timeline, out_path, size, track,
-                                          int(method_settings.get("dataset_frame_offset", 0)))
+                                          int(method_settings.get("dataset_frame_offset", 0)), coverage)
     analyzer = make_analyzer(method_settings, float(settings["min_detection_confidence"]))
+    check = FaceCheck(min_score=float(settings.get("check_min_score", 0.5)))
     try:
         return extract_faces_from_video(video_path, timeline, out_path, analyzer, size, track,
-                                        int(settings.get("queue_size", 8)), int(settings.get("redetect_every", 1)))
+                                        int(settings.get("queue_size", 8)), int(settings.get("redetect_every", 1)),
+                                        check, coverage)
     finally:
         analyzer.close()
+        check.close()

@@ -11,6 +11,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from ..constants import TIMELINE_FPS
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -20,6 +22,7 @@ class Timeline:
     source_fps: float
     timeline: np.ndarray  # int [T] source frame index per 60-fps frame
     unique_frames: np.ndarray  # int [N] sorted unique source frame indices
+    fps: float = float(TIMELINE_FPS)  # of the timeline
 
     @classmethod
     def read(cls, path: str | Path) -> "Timeline":
@@ -29,6 +32,7 @@ class Timeline:
             source_fps=float(data.get("source_fps", 0.0)),
             timeline=np.asarray(data["timeline"], dtype=np.int64).reshape(-1),
             unique_frames=np.asarray(sorted(set(int(i) for i in data["unique_frames"])), dtype=np.int64),
+            fps=float(data.get("timeline_fps", TIMELINE_FPS)),
         )
 
 

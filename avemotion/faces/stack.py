@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from ..artifacts import STATUS_OK, STATUS_QUARANTINED, set_status
+from ..constants import TIMELINE_FPS
 from .align import eye_corner_template
 from .frames import Timeline
 
@@ -88,6 +89,61 @@ class FaceStackWriter:
         return mapped
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much face a clip needs on a track, and which gaps are long (issue 13): a clip with faces
+    in fewer than ``min_fraction`` of its unique frames, or fewer than ``min_faces`` faces, is
+    quarantined for that track; gaps without a face longer than ``max_gap_s`` are listed in the stack."""
+
+    min_fraction: float = 0.0
+    min_faces: int = 1
+    max_gap_s: float = 0.5
+
+    @classmethod
+    def from_config(cls, track_settings: Mapping) -> "Coverage":
+        method_settings = track_settings["method_settings"]
+        return cls(min_fraction=float(method_settings.get("min_face_fraction", 0.0)),
+                   min_faces=max(1, int(method_settings.get("min_faces", 1))),
+                   max_gap_s=float(track_settings.get("max_gap_s", 0.5)))
+
+    def problem(self, n_faces: int, n_unique: int) -> str | None:
+        """Why ``n_faces`` faces in ``n_unique`` frames are too few (None: enough)."""
+        fraction = n_faces / n_unique if n_unique else 0.0
+        if n_faces < self.min_faces or fraction < self.min_fraction:
+            return (f"faces in only {n_faces} of {n_unique} frames ({100 * fraction:.1f} %); the track needs "
+                    f"at least {100 * self.min_fraction:g} % and {self.min_faces} faces")
+        return None
+
+
+def face_gaps(mapped: np.ndarray, fps: float = TIMELINE_FPS) -> tuple[np.ndarray, np.ndarray]:
+    """For a timeline of face rows (-1: no face): seconds from each frame to the nearest frame with a
+    face (0 where there is one; inf when the clip has none) and the gaps as [start, stop) frame pairs."""
+    has_face = np.asarray(mapped) >= 0
+    positions = np.arange(has_face.size)
+    seen = np.flatnonzero(has_face)
+    if seen.size == 0:
+        distance = np.full(has_face.size, np.inf)
+    else:
+        right = np.clip(np.searchsorted(seen, positions), 0, seen.size - 1)
+        left = np.clip(right - 1, 0, seen.size - 1)
+        distance = np.minimum(np.abs(seen[right] - positions), np.abs(seen[left] - positions)).astype(np.float64)
+    edges = np.diff(np.concatenate([[0], (~has_face).astype(np.int8), [0]]))
+    gaps = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+    return (distance / fps).astype(np.float32), gaps.astype(np.int32).reshape(-1, 2)
+
+
+def write_gaps(handle, mapped: np.ndarray, max_gap_s: float, fps: float = TIMELINE_FPS) -> None:
+    """``nearest_face_s`` [T] and the attrs ``long_gaps`` ([G, 2] timeline frames [start, stop) of the
+    gaps longer than ``max_gap_s``), ``longest_gap_s`` and ``max_gap_s``: a model can tell a face
+    seen at a frame from one filled in from far away."""
+    nearest, gaps = face_gaps(mapped, fps)
+    lengths = (gaps[:, 1] - gaps[:, 0]) / fps
+    handle.create_dataset("nearest_face_s", data=nearest)
+    handle.attrs["long_gaps"] = gaps[lengths > max_gap_s].reshape(-1, 2)
+    handle.attrs["longest_gap_s"] = float(lengths.max()) if lengths.size else 0.0
+    handle.attrs["max_gap_s"] = float(max_gap_s)
+
+
 @dataclass
 class FaceTrackResult:
     status: str
@@ -101,8 +157,10 @@ class FaceTrackResult:
 
 
 def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: str, size: int, track: str,
-                  failure: str | None, extra_attrs: Mapping[str, object] | None = None) -> FaceTrackResult:
-    writer.finish(timeline.timeline)
+                 failure: str | None, extra_attrs: Mapping[str, object] | None = None,
+                 coverage: Coverage = Coverage()) -> FaceTrackResult:
+    mapped = writer.finish(timeline.timeline)
+    write_gaps(handle, mapped, coverage.max_gap_s, timeline.fps)
     n_unique = int(len(timeline.unique_frames))
     result = FaceTrackResult(STATUS_OK, "", n_unique, writer.n_rows)
     if failure:
@@ -113,6 +171,8 @@ def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: st
         result.status = STATUS_QUARANTINED
         result.reason = (f"clip {timeline.clip_id}: no face detected in any of {n_unique} frames "
                          f"(track {track}, {method})")
+    elif (too_few := coverage.problem(writer.n_rows, n_unique)) is not None:
+        result.status, result.reason = STATUS_QUARANTINED, f"clip {timeline.clip_id}: {too_few} (track {track}, {method})"
     set_status(handle, result.status, result.reason)
     handle.attrs["clip_id"] = timeline.clip_id
     handle.attrs["track"] = track
