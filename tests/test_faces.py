@@ -16,10 +16,12 @@ from avemotion.artifacts import read_tsv
 from avemotion.constants import VGG_INPUT_SIZE
 from avemotion.config import track_settings
 from avemotion.faces import (
-    DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_track, extract_faces_from_dataset,
+    Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_track, extract_faces_from_dataset,
     extract_faces_from_video, find_dataset_face_images, prefetch, read_face_stack, similarity_transform,
     SubjectTracker,
 )
+from avemotion.faces.checks import FaceCheck, geometry_problem
+from avemotion.faces.stack import Coverage, face_gaps
 
 CANVAS = (480, 640)  # height, width (even: yuv420p)
 
@@ -336,3 +338,121 @@ def test_following_the_subject_between_detections_matches_detecting_every_frame(
         with h5py.File(tmp_path / f"{every}.h5", "r") as handle:
             corners[every] = handle["eye_corners"][:]
     assert np.abs(corners[1] - corners[4]).max() < 3.0
+
+
+def rotated_whole_photo(name: str, angle: float) -> np.ndarray:
+    photo, eye_mid = PHOTOS[name]
+    matrix = cv2.getRotationMatrix2D(eye_mid, angle, 1.0)
+    return cv2.warpAffine(photo, matrix, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.fixture(scope="module")
+def face_check():
+    check = FaceCheck()
+    yield check
+    check.close()
+
+
+@pytest.mark.parametrize("angle", [-10.0, 5.0, 10.0])
+def test_face_check_rejects_the_astronauts_badge_and_keeps_her_face(angle, face_check):
+    """The whole astronaut photo, rolled as in the issue: dlib at -0.3 also boxes the NASA badge on
+    her suit (as large as her face); only her face passes the check."""
+    image = rotated_whole_photo("astronaut", angle)
+    eye_mid = np.array(PHOTOS["astronaut"][1])
+    dlib_faces = DlibFaces(detect_scale=1.0, upsample=0, min_score=-0.3)
+    verdicts = {"face": [], "other": []}
+    for detection in dlib_faces.detect(image):
+        found = dlib_faces.landmarks(image, detection)
+        kind = "face" if np.linalg.norm(found.eye_corners.mean(axis=0) - eye_mid) < 20 else "other"
+        verdicts[kind].append(face_check.problem(image, found, detection, "dlib"))
+    assert verdicts["face"] == [None]
+    assert verdicts["other"] and all(problem is not None for problem in verdicts["other"]), verdicts
+
+
+def test_clip_of_the_rolled_astronaut_aligns_her_face_not_her_badge(tmp_path):
+    frames = [rotated_whole_photo("astronaut", angle)[:480, :512] for angle in (-10, -8, 10, 5, -10, 8)]
+    clip = write_clip(tmp_path / "badge.mp4", frames)
+    analyzer = DlibFaces(detect_scale=1.0, upsample=0, min_score=-0.3)
+    result = extract_faces_from_video(clip, timeline_for("badge", len(frames)), tmp_path / "badge.h5", analyzer, 64, "b")
+    assert result.n_faces == len(frames)
+    with h5py.File(tmp_path / "badge.h5", "r") as handle:
+        eye_mids = handle["eye_corners"][:].mean(axis=1)
+    assert np.abs(eye_mids - np.array(PHOTOS["astronaut"][1])).max() < 20, eye_mids
+
+
+def test_geometry_check_rejects_faces_upside_down_and_eyes_out_of_the_box():
+    corners = np.array([[100, 100], [120, 100], [140, 100], [160, 100]], dtype=float)
+    landmarks = np.zeros((68, 2))
+    landmarks[30] = (130, 130)  # nose 0.75 eye distances below the eyes
+    landmarks[[48, 54]] = [(115, 160), (145, 160)]  # mouth 1.5 below
+    box = Detection(box=np.array([80.0, 70.0, 180.0, 190.0]), score=1.0)
+    assert geometry_problem(FaceLandmarks(landmarks, corners), box, "dlib") is None
+    upside_down = landmarks.copy()
+    upside_down[[30, 48, 54], 1] = 200 - upside_down[[30, 48, 54], 1]
+    assert "below the eyes" in geometry_problem(FaceLandmarks(upside_down, corners), box, "dlib")
+    wide_box = Detection(box=np.array([0.0, 0.0, 600.0, 600.0]), score=1.0)
+    assert "box width" in geometry_problem(FaceLandmarks(landmarks, corners), wide_box, "dlib")
+
+
+def box_at(x: float, y: float, side: float = 80.0) -> Detection:
+    return Detection(box=np.array([x, y, x + side, y + side]), score=1.0)
+
+
+def test_tracker_never_jumps_for_one_frame_and_follows_a_move_that_lasts():
+    tracker = SubjectTracker(confirm_frames=3)
+    assert all(tracker.accept(box_at(100 + 5 * i, 100)) for i in range(3))
+    assert not tracker.accept(box_at(450, 300))  # one frame elsewhere: refused
+    tracker.missed()
+    assert tracker.accept(box_at(115, 102))  # back at the subject
+    accepted = []
+    for _ in range(3):  # the subject moved to the other place and stays there
+        accepted.append(tracker.accept(box_at(450, 300)))
+        if not accepted[-1]:
+            tracker.missed()
+    assert accepted == [False, False, True] and tracker.n_jumps_refused == 3
+    ranked = tracker.rank([box_at(100, 100, 120), box_at(452, 301)])
+    assert ranked[0].box[0] == 452  # the subject's place outranks a larger face elsewhere
+
+
+def test_too_little_face_quarantines_the_clip_with_its_numbers(tmp_path):
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    background = cluttered_background(5)
+    frames = [place_photo(background, photo, eye_mid, 0, 0.8, (320, 220)) if i == 4 else background for i in range(10)]
+    clip = write_clip(tmp_path / "glimpse.mp4", frames)
+    analyzer = DlibFaces(detect_scale=1.0)
+    result = extract_faces_from_video(clip, timeline_for("glimpse", 10), tmp_path / "glimpse.h5", analyzer, 64, "b",
+                                      coverage=Coverage(min_fraction=0.2, min_faces=3, max_gap_s=0.1))
+    assert result.status == "quarantined" and result.n_faces == 1
+    assert result.reason == ("clip glimpse: faces in only 1 of 10 frames (10.0 %); the track needs at least 20 % "
+                             "and 3 faces (track b, dlib)")
+    with h5py.File(tmp_path / "glimpse.h5", "r") as handle:
+        nearest, long_gaps = handle["nearest_face_s"][:], handle.attrs["long_gaps"]
+        assert handle.attrs["longest_gap_s"] == pytest.approx(len(nearest[np.flatnonzero(handle["timeline"][:] >= 0).max() + 1:]) / 60)
+    assert nearest.min() == 0 and len(long_gaps) == 2  # before and after the one face
+
+
+def test_face_gaps_measure_distance_to_the_nearest_seen_face():
+    nearest, gaps = face_gaps(np.array([-1, 0, 0, -1, -1, -1, 1, -1]), fps=60)
+    np.testing.assert_allclose(nearest * 60, [1, 0, 0, 1, 2, 1, 0, 1])
+    np.testing.assert_array_equal(gaps, [[0, 1], [3, 6], [7, 8]])
+    nearest, gaps = face_gaps(np.full(4, -1), fps=60)
+    assert np.isinf(nearest).all() and gaps.tolist() == [[0, 4]]
+
+
+def test_dlib_auto_scale_finds_small_faces_a_single_pass_misses():
+    """48-px faces (dlib box width), antialiased as a camera would: one pass at scale 1 misses them,
+    detect_scale auto finds them at their place."""
+    single, auto = DlibFaces(detect_scale=1.0), DlibFaces(detect_scale="auto", min_face_px=48)
+    found = {"single": 0, "auto": 0}
+    for name, face_box_px in (("astronaut", 90.0), ("grace_hopper", 186.0)):
+        photo, eye_mid = PHOTOS[name]
+        scale = 48 / face_box_px
+        small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        for i, angle in enumerate((-15, 0, 15)):
+            frame = place_photo(cluttered_background(30 + i), small, (eye_mid[0] * scale, eye_mid[1] * scale), angle,
+                                1.0, (320, 220), radius=230 * scale)
+            for kind, analyzer in (("single", single), ("auto", auto)):
+                boxes = [d.box for d in analyzer.detect(frame)]
+                found[kind] += any(abs((b[0] + b[2]) / 2 - 320) < 25 and abs((b[1] + b[3]) / 2 - 230) < 30
+                                   for b in boxes)
+    assert found == {"single": 0, "auto": 6}
