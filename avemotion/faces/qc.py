@@ -10,7 +10,7 @@ from ..artifacts import atomic_output, write_tsv
 from ..constants import CLASSES
 
 FACE_INDEX_COLUMNS: tuple[str, ...] = (
-    "clip_id", "split", "label", "status", "reason", "n_unique_frames", "n_faces", "detection_rate",
+    "clip_id", "split", "label", "status", "reason", "n_unique_frames", "n_faces", "detection_rate", "longest_gap_s",
 )
 
 
@@ -23,6 +23,7 @@ def face_index_row(path: str | Path, manifest_row: Mapping[str, str]) -> dict[st
             "status": str(handle.attrs["status"]), "reason": str(handle.attrs["reason"]),
             "n_unique_frames": int(handle.attrs["n_unique_frames"]), "n_faces": int(handle["faces"].shape[0]),
             "detection_rate": round(float(handle.attrs["detection_rate"]), 4),
+            "longest_gap_s": round(float(handle.attrs.get("longest_gap_s", 0.0)), 3),
         }
 
 
