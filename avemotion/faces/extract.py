@@ -25,7 +25,8 @@ def make_analyzer(track_settings: Mapping, min_detection_confidence: float) -> F
     method = track_settings["method"]
     if method == "mediapipe":
         return MediaPipeFaces(min_detection_confidence=min_detection_confidence,
-                              model_selection=int(track_settings.get("model_selection", 1)))
+                              model_selection=int(track_settings.get("model_selection", 1)),
+                              fallback=bool(track_settings.get("fallback", True)))
     if method == "dlib":
         scale = track_settings.get("detect_scale", "auto")
         return DlibFaces(detect_scale=scale if scale == "auto" else float(scale),
