@@ -1,18 +1,27 @@
 """Face stage speed and memory (issue 3): face-stage time / pure decode time of the same clips, frames
-per second, and peak RSS for a short and a long clip.
+per second, and peak RSS for a short and a long clip; the stage's throughput against a bare loop of
+the same library calls; and (issue 13) detection rate and alignment spread per track on the
+real-photo scene set of tests/face_scenes.py.
 
 Clips are generated here from a real photo (skimage's astronaut, rotating, scaling and drifting on a
 cluttered background), 25 fps, written with PyAV/libx264. Each measurement runs in its own process so
 that its peak RSS (ru_maxrss) is its own; memory that does not grow from the short to the long clip
 shows the frames stream.
 
-    PYTHONPATH=. python benchmarks/bench_faces.py [--short-s 2] [--long-s 20] [--width 720 --height 576]
+    PYTHONPATH=. python benchmarks/bench_faces.py [--short-s 2] [--long-s 20] [--width 720 --height 576] [--quick]
+
+Bare loop ("bare a", "bare b"): on the long clip, what the stage cannot avoid, in one thread: decode
+with PyAV, the detector (MediaPipe FaceDetection on the frame brought to 384 px / dlib HOG at the
+stage's detect scale), the landmarks of the largest face (FaceMesh on a 2x crop / the 68-point
+predictor, once), and cv2.warpAffine to 224 px; no queue, HDF5, tracker or checks. stage/bare is
+stage fps / bare fps (target >= 0.9). Bare and stage runs alternate, the best of the repeats counts.
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +29,10 @@ from pathlib import Path
 import numpy as np
 
 FPS = 25
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+# --quick: one scene per family of the real-photo set
+QUICK_SCENES = ["roll_astronaut", "scale64_grace_hopper", "turn_right_astronaut", "dark_astronaut",
+                "badge_astronaut_whole", "noface_cat_coins"]
 
 
 def make_clip(path: Path, seconds: float, width: int, height: int, seed: int = 0) -> int:
@@ -68,6 +81,11 @@ def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> 
 
     timeline = timeline_of(Path(clip).stem, n_frames)
     load_s = 0.0
+    if task.startswith("bare"):
+        seconds, count, load_s = bare_loop(task[-1], clip, timeline.unique_frames)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result_queue.put({"task": task, "seconds": seconds, "load_s": load_s, "count": count, "peak_mb": peak_mb})
+        return
     if task == "decode":
         start = time.perf_counter()
         count = sum(1 for _ in iter_source_frames(clip, timeline.unique_frames))
@@ -83,6 +101,118 @@ def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> 
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result_queue.put({"task": task, "seconds": seconds, "load_s": load_s, "count": count, "peak_mb": peak_mb})
+
+
+def bare_loop(track: str, clip: str, wanted: np.ndarray, size: int = 224) -> tuple[float, int, float]:
+    """The library calls alone on the clip's wanted frames (see the module doc); returns (seconds,
+    faces, model load seconds). Settings as the stage's in this benchmark: MediaPipe full-range
+    detector, FaceMesh refined, 2x crop at <= 320 px; dlib HOG at detect scale 0.5, upsample 0."""
+    import av
+    import cv2
+
+    from avemotion.faces import eye_corner_template, similarity_transform
+
+    start = time.perf_counter()
+    if track == "a":
+        import mediapipe as mp
+
+        detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+    else:
+        import dlib
+
+        from avemotion.faces.dlib_faces import face_recognition_model_file
+
+        detector = dlib.get_frontal_face_detector()
+        predictor = dlib.shape_predictor(str(face_recognition_model_file("shape_predictor_68_face_landmarks.dat")))
+    load_s = time.perf_counter() - start
+    target = eye_corner_template(size)
+    wanted_set = set(int(i) for i in wanted)
+    count = 0
+    start = time.perf_counter()
+    with av.open(clip) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index not in wanted_set:
+                continue
+            rgb = frame.to_ndarray(format="rgb24")
+            height, width = rgb.shape[:2]
+            corners = None
+            if track == "a":
+                shrink = min(1.0, 384 / max(height, width))
+                small = cv2.resize(rgb, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA)
+                found = detector.process(small).detections or []
+                if found:
+                    box = max((d.location_data.relative_bounding_box for d in found), key=lambda b: b.width * b.height)
+                    x0, y0, bw, bh = box.xmin * width, box.ymin * height, box.width * width, box.height * height
+                    side = 2.0 * max(bw, bh, 1.0)
+                    pixels = int(min(320, max(64, round(side))))
+                    scale = pixels / side
+                    to_crop = np.array([[scale, 0, pixels / 2 - scale * (x0 + bw / 2)],
+                                        [0, scale, pixels / 2 - scale * (y0 + bh / 2)]])
+                    crop = cv2.warpAffine(rgb, to_crop, (pixels, pixels),
+                                          flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+                    result = mesh.process(crop)
+                    if result.multi_face_landmarks:
+                        points = result.multi_face_landmarks[0].landmark
+                        corners = (np.array([(points[i].x, points[i].y) for i in (33, 133, 362, 263)]) * pixels
+                                   - to_crop[:, 2]) / scale
+            else:
+                small = cv2.resize(rgb, (round(width * 0.5), round(height * 0.5)), interpolation=cv2.INTER_AREA)
+                grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+                rects, _, _ = detector.run(grey, 0, 0.0)
+                if rects:
+                    r = max(rects, key=lambda r: r.width() * r.height())
+                    rect = dlib.rectangle(int(r.left() / 0.5), int(r.top() / 0.5), int(r.right() / 0.5),
+                                          int(r.bottom() / 0.5))
+                    shape = predictor(rgb, rect)
+                    corners = np.array([(shape.part(i).x, shape.part(i).y) for i in (36, 39, 42, 45)], dtype=np.float64)
+            if corners is not None:
+                cv2.warpAffine(rgb, similarity_transform(corners, target), (size, size), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+                count += 1
+    seconds = time.perf_counter() - start
+    if track == "a":
+        detector.close()
+        mesh.close()
+    return seconds, count, load_s
+
+
+def scene_set(names: list[str] | None, result_queue) -> None:
+    """Measure both tracks on the real-photo scenes (in this fresh process); puts (summary lines, table)."""
+    sys.path.insert(0, str(TESTS))
+    import face_scenes
+    from avemotion.faces import DlibFaces, MediaPipeFaces
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scenes = face_scenes.build_scenes(Path(tmp) / "clips", names)
+        measurements = []
+        lines = []
+        for track in ("a", "b"):
+            analyzer = MediaPipeFaces() if track == "a" else DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)
+            start = time.perf_counter()
+            done = [face_scenes.measure(scene, analyzer, tmp) for scene in scenes]
+            seconds = time.perf_counter() - start
+            analyzer.close()
+            measurements += done
+            with_subject = [m for m in done if m.n_visible]
+            visible, found = sum(m.n_visible for m in with_subject), sum(m.n_found for m in with_subject)
+            errors = np.concatenate([m.errors for m in with_subject if len(m.errors)] or [np.zeros(0)])
+            spreads = [m.spread for m in with_subject if m.n_found > 1]
+            noface = [m for m in done if not m.n_visible]
+            lines.append(
+                f"track {track}: detection rate {found}/{visible} = {found / max(visible, 1):.3f}; "
+                f"alignment spread median {np.median(spreads):.1f} max {max(spreads):.1f} px; "
+                f"error after offset median {np.median(errors):.1f} max {errors.max():.1f} px, "
+                f"{(errors <= 4.0).mean():.0%} of crops <= 4 px; "
+                f"distractor aligned in {sum(m.distractor_aligned for m in done)} scenes, stray faces in "
+                f"{sum(bool(m.stray_frames) for m in done)}; no-face clips quarantined "
+                f"{sum(m.status == 'quarantined' for m in noface)}/{len(noface)}; "
+                f"{len(done)} scenes in {seconds:.1f} s")
+        landmarkers, offsets = face_scenes.shared_landmarkers()
+        table = face_scenes.format_table(measurements) + "\n" + face_scenes.format_offsets(offsets)
+    result_queue.put((lines, table))
 
 
 def run_isolated(task: str, clip: Path, n_frames: int, out_dir: Path) -> dict:
@@ -102,7 +232,11 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=720)
     parser.add_argument("--height", type=int, default=576)
     parser.add_argument("--repeats", type=int, default=2, help="decode/track-A runs per clip; the fastest counts")
+    parser.add_argument("--quick", action="store_true",
+                        help="short run: 1 s and 4 s clips, one repeat, one scene per family")
     args = parser.parse_args()
+    if args.quick:
+        args.short_s, args.long_s, args.repeats = 1.0, 4.0, 1
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print(f"clips {args.width}x{args.height} @ {FPS} fps (astronaut on clutter); stage output 224 px\n")
@@ -112,10 +246,22 @@ def main() -> None:
             clip = work / f"{name}.mp4"
             n_frames = make_clip(clip, seconds, args.width, args.height)
             results = {}
+            # long clip: the stage runs of both tracks alternate with bare loops of the same calls
+            paired = ("a", "b") if name == "long" else ()
             for task in ("decode", "a", "a/4", "b"):
+                if task in paired:
+                    runs = {task: [], f"bare-{task}": []}
+                    for _ in range(args.repeats):
+                        for each in (f"bare-{task}", task):
+                            runs[each].append(run_isolated(each, clip, n_frames, work))
+                    for each, done in runs.items():
+                        results[each] = min(done, key=lambda r: r["seconds"])
+                    continue
                 repeats = args.repeats if task != "b" else 1
                 runs = [run_isolated(task, clip, n_frames, work) for _ in range(repeats)]
                 results[task] = min(runs, key=lambda r: r["seconds"])
+            if name == "long":
+                long_results = (n_frames, results)
             decode_s = results["decode"]["seconds"]
             for task, label in (("decode", "decode"), ("a", "A every"), ("a/4", "A 1-in-4"), ("b", "B dlib 0.5")):
                 r = results[task]
@@ -126,6 +272,27 @@ def main() -> None:
               "(target for track A: <= 1.5);\nA every: MediaPipe detector on every frame; A 1-in-4: detector on every 4th frame, "
               "landmarks followed in between (config faces.redetect_every: 4);\n"
               "load s: model loading, once per job, not in 'seconds'; B dlib 0.5: HOG on the frame at half size.")
+        n_long, results = long_results
+        print(f"\nstage vs bare loop of the same library calls, long clip ({n_long} frames):")
+        print(f"{'track':>10} {'stage fps':>9} {'bare fps':>9} {'stage/bare':>10} {'faces':>11}")
+        for track, label in (("a", "A every"), ("b", "B dlib 0.5")):
+            stage, bare = results[track], results[f"bare-{track}"]
+            print(f"{label:>10} {n_long / stage['seconds']:>9.1f} {n_long / bare['seconds']:>9.1f} "
+                  f"{bare['seconds'] / stage['seconds']:>10.2f} {stage['count']:>5}/{bare['count']:<5}")
+        print("stage/bare: stage fps / bare fps (target >= 0.9); faces: stage / bare loop")
+        names = QUICK_SCENES if args.quick else None
+        context = multiprocessing.get_context("spawn")
+        result_queue = context.Queue()
+        process = context.Process(target=scene_set, args=(names, result_queue))
+        process.start()
+        lines, table = result_queue.get()
+        process.join()
+        print(f"\nreal-photo scene set (tests/face_scenes.py, {len(names) if names else 'all'} scenes, 224-px crops; "
+              "track A MediaPipeFaces(), track B DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)):")
+        print("\n".join(lines))
+        print("spread: largest distance of a crop's re-found eye corners from the scene's mean; error: re-found by the "
+              "other track's landmarker, its constant offset on the upright photos removed; per scene:")
+        print(table)
 
 
 if __name__ == "__main__":

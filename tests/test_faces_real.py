@@ -1,0 +1,100 @@
+"""Face stage on the real-photo scene set (issue 13, tests/face_scenes.py): both tracks, 224-px crops.
+
+The issue's checks, as stated there:
+
+* the subject's eye corners, found again on each aligned crop by the *other* track's landmarker (dlib 68
+  on track A's MediaPipe crops, MediaPipe FaceMesh on track B's dlib crops), sit within 4 px of the
+  template, after removing that landmarker's constant offset measured on the upright photos
+  (:func:`face_scenes.landmarker_offsets`: the two landmarkers put eye corners a little apart);
+* no distractor (the astronaut's mission patch, a cat, a one-frame printed face) is ever aligned,
+  nor any other non-subject face;
+* the clip without a human face is quarantined;
+* the detection rate per scene reaches its family's threshold (:data:`MIN_DETECTION_RATE`).
+
+Scenes are built and measured once per module (about 25 s on two cores for both tracks).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemotion.faces import DlibFaces, MediaPipeFaces
+from face_scenes import SCENE_NAMES, build_scenes, measure, scene_family, shared_landmarkers
+
+TRACKS = ("a", "b")
+MAX_ALIGNMENT_ERROR_PX = 4.0  # at 224 px (issue 13)
+# not issue: the least share of frames with the subject in view where the subject's face must be
+# aligned. Frontal, unoccluded faces of 48 px and up, rolled up to 30 degrees or beside a distractor:
+# every frame (6-8 per scene). Squeezed to 60-75 % (yaw proxy): 3 in 4. Dark and noisy: 0.85 (7 of 8).
+MIN_DETECTION_RATE = {"roll": 0.95, "scale": 0.95, "distractor": 0.95, "turn": 0.75, "dark": 0.85}
+SUBJECT_SCENES = [name for name in SCENE_NAMES if scene_family(name) != "noface"]
+NOFACE_SCENES = [name for name in SCENE_NAMES if scene_family(name) == "noface"]
+
+
+def make_analyzer(track: str):
+    return MediaPipeFaces() if track == "a" else DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return {scene.name: scene for scene in build_scenes(tmp_path_factory.mktemp("face_scenes"))}
+
+
+@pytest.fixture(scope="module")
+def measured(scenes, tmp_path_factory):
+    """measured(track, scene name) -> face_scenes.Measurement, each run once per module."""
+    analyzers, cache = {}, {}
+    folder = tmp_path_factory.mktemp("face_stacks")
+
+    def get(track: str, name: str):
+        if (track, name) not in cache:
+            if track not in analyzers:
+                analyzers[track] = make_analyzer(track)
+            cache[(track, name)] = measure(scenes[name], analyzers[track], folder)
+        return cache[(track, name)]
+
+    yield get
+    for analyzer in analyzers.values():
+        analyzer.close()
+
+
+@pytest.mark.parametrize("name", SUBJECT_SCENES)
+@pytest.mark.parametrize("track", TRACKS)
+def test_subject_eye_corners_refound_within_4px_of_template(track, name, scenes, measured):
+    m = measured(track, name)
+    offset = shared_landmarkers()[1][(track, scenes[name].subject)]
+    assert m.n_found > 0, f"track {track}, {name}: no aligned face of the subject to check ({m.n_found}/{m.n_visible})"
+    assert m.n_not_refound == 0, (f"track {track}, {name}: the independent landmarker found no face on "
+                                  f"{m.n_not_refound} of {len(m.errors)} aligned crops")
+    assert m.max_error <= MAX_ALIGNMENT_ERROR_PX, (
+        f"track {track}, {name}: eye corners re-found up to {m.max_error:.1f} px from the template at 224 px "
+        f"(per crop: {np.round(m.errors, 1).tolist()}; before removing the landmarker's offset of "
+        f"{np.round(np.linalg.norm(offset, axis=1), 1).tolist()} px: {np.round(m.raw_errors, 1).tolist()}; "
+        f"spread {m.spread:.1f} px)")
+
+
+@pytest.mark.parametrize("name", SCENE_NAMES)
+@pytest.mark.parametrize("track", TRACKS)
+def test_only_the_subject_is_aligned(track, name, measured):
+    m = measured(track, name)
+    assert not m.distractor_frames, (f"track {track}, {name}: a distractor aligned as the face in (frame, what) "
+                                     f"{m.distractor_frames}")
+    assert not m.stray_frames, (f"track {track}, {name}: a face that is neither the subject nor a known distractor "
+                                f"aligned in frames {m.stray_frames}")
+
+
+@pytest.mark.parametrize("name", SUBJECT_SCENES)
+@pytest.mark.parametrize("track", TRACKS)
+def test_detection_rate(track, name, measured):
+    m = measured(track, name)
+    minimum = MIN_DETECTION_RATE[scene_family(name)]
+    assert m.detection_rate >= minimum, (f"track {track}, {name}: subject aligned in {m.n_found} of {m.n_visible} "
+                                         f"frames ({m.detection_rate:.2f} < {minimum}); status {m.status} {m.reason}")
+
+
+@pytest.mark.parametrize("name", NOFACE_SCENES)
+@pytest.mark.parametrize("track", TRACKS)
+def test_clip_without_face_is_quarantined(track, name, measured):
+    m = measured(track, name)
+    assert m.status == "quarantined", (f"track {track}, {name}: status {m.status!r}, faces aligned in frames "
+                                       f"{sorted([f for f, _ in m.distractor_frames] + m.stray_frames)}")
