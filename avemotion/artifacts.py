@@ -22,7 +22,7 @@ STATUS_QUARANTINED = "quarantined"
 
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "clip_id", "split", "label", "path", "dataset", "duration_s", "fps",
-    "n_frames", "width", "height", "has_audio",
+    "n_frames", "width", "height", "has_audio", "audio_path",
 )
 QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason")
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASSES)

@@ -478,6 +478,17 @@ def _cluttered_background(spec: ClipSpec, rng: np.random.Generator) -> np.ndarra
     return cv2.addWeighted(background, 0.45, shapes, 0.55, 0)
 
 
+def face_placement(spec: ClipSpec, t: float) -> tuple[float, float, float, float]:
+    """Where the face is at time ``t``: (rotation in degrees, scale of the face patch, x, y of the
+    face centre in frame pixels). The inter-ocular distance in the frame is ``scale * PATCH_IOD``."""
+    wave = 2 * np.pi * t
+    angle = spec.rotation_deg * np.sin(spec.rotation_hz * wave + spec.phase)
+    scale = spec.face_iod * spec.height / PATCH_IOD * (1 + spec.zoom * t / max(spec.duration_s, 1e-6))
+    cx = spec.width * (spec.face_x + spec.shift_frac * np.sin(spec.shift_hz * wave + 2 * spec.phase))
+    cy = spec.height * (spec.face_y + spec.shift_frac * np.cos(spec.shift_hz * wave + spec.phase))
+    return angle, scale, cx, cy
+
+
 def render_frames(spec: ClipSpec) -> Iterable[np.ndarray]:
     """The clip's RGB uint8 frames, one per 1/fps s."""
     import cv2
@@ -505,11 +516,7 @@ def render_frames(spec: ClipSpec) -> Iterable[np.ndarray]:
             face = cv2.remap(patch, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         else:
             face = patch
-        wave = 2 * np.pi * t
-        angle = spec.rotation_deg * np.sin(spec.rotation_hz * wave + spec.phase)
-        scale = spec.face_iod * spec.height / PATCH_IOD * (1 + spec.zoom * t / max(spec.duration_s, 1e-6))
-        cx = spec.width * (spec.face_x + spec.shift_frac * np.sin(spec.shift_hz * wave + 2 * spec.phase))
-        cy = spec.height * (spec.face_y + spec.shift_frac * np.cos(spec.shift_hz * wave + spec.phase))
+        angle, scale, cx, cy = face_placement(spec, t)
         matrix = cv2.getRotationMatrix2D((float(face_centre[0]), float(face_centre[1])), float(angle), float(scale))
         matrix[:, 2] += (cx - face_centre[0], cy - face_centre[1])
         size = (spec.width, spec.height)

@@ -10,6 +10,7 @@ import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -110,6 +111,46 @@ def probe_clip(path: str | os.PathLike, require_audio: bool = True,
             audio_duration_s = 0.0
     return ClipInfo(duration_s=duration_s, fps=fps, n_frames=n_video_packets, width=width, height=height,
                     has_audio=audio is not None, audio_duration_s=audio_duration_s)
+
+
+def probe_audio(path: str | os.PathLike, min_audio_s: float = SHORT_TERM_WINDOW_S) -> float:
+    """Probe an audio-only file (a RAVDESS 03 or CREMA-D AudioWAV .wav paired with a video): demux
+    every packet and return its duration in seconds. Raises ClipProbeError for a missing, empty or
+    unreadable file, no audio stream, or audio shorter than `min_audio_s`."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise ClipProbeError("file not found")
+    if path.stat().st_size == 0:
+        raise ClipProbeError("zero-byte file")
+    try:
+        container = av.open(str(path))
+    except Exception as error:
+        raise ClipProbeError(f"cannot open as a media file ({type(error).__name__}: {error})") from None
+    with container:
+        if not container.streams.audio:
+            raise ClipProbeError("no audio stream")
+        audio = container.streams.audio[0]
+        end_s = 0.0
+        try:
+            for packet in container.demux(audio):
+                if packet.size and packet.pts is not None:
+                    end_s = max(end_s, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        except Exception as error:
+            raise ClipProbeError(f"corrupt or truncated audio ({type(error).__name__}: {error})") from None
+        start_s = float((audio.start_time or 0) * audio.time_base) if audio.time_base else 0.0
+    duration_s = max(0.0, end_s - start_s)
+    if duration_s < min_audio_s:
+        raise ClipProbeError(f"audio is {duration_s * 1000:.0f} ms long, shorter than one "
+                             f"{min_audio_s * 1000:.0f} ms analysis window")
+    return duration_s
+
+
+def audio_source(clip_row: Mapping[str, str]) -> str:
+    """The file a manifest row's audio comes from: its `audio_path` (a video without sound paired
+    with its audio-only twin, RAVDESS 02 + 03, CREMA-D VideoFlash + AudioWAV), else the clip itself."""
+    return clip_row.get("audio_path") or clip_row["path"]
 
 
 def _decodes(packet) -> bool:

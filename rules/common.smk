@@ -78,6 +78,13 @@ def clip_path(wildcards):
     return manifest_rows()[wildcards.clip]["path"]
 
 
+def clip_audio_path(wildcards):
+    """The clip's separate audio file (manifest `audio_path`: RAVDESS 03 .wav beside a video-only
+    02 file, CREMA-D AudioWAV), or nothing when the audio is in the clip itself."""
+    audio = manifest_rows()[wildcards.clip].get("audio_path", "")
+    return [audio] if audio else []
+
+
 def per_clip(pattern, with_audio=False):
     """Input function: `pattern` expanded over every clip of the manifest."""
 

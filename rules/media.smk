@@ -4,6 +4,7 @@
 rule media:
     input:
         clip=clip_path,
+        audio=clip_audio_path,
     output:
         wav="results/media/{clip}.wav",
         timeline="results/media/{clip}.timeline.json",

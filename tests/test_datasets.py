@@ -1,21 +1,81 @@
+"""Dataset adapters and the manifest (issue 12): name rules on touched files, and the adapters on
+small fixtures in each dataset's real layout and containers (avemotion/dataset_fixtures.py), built
+once per module."""
+from __future__ import annotations
+
+import shutil
+import wave
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+import yaml
+from snakemake.utils import update_config, validate
 
 from avemotion.artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, read_tsv
-from avemotion.datasets import (
-    afew_candidates, build_manifest, clip_id_from_stem, cremad_candidates, dataset_candidates,
-    list_candidates, list_dataset_inputs, normalize_label, ravdess_candidates,
+from avemotion.config import DEFAULT_CONFIG, SCHEMA
+from avemotion.dataset_fixtures import (
+    AFEW_FOLDERS, write_afew_fixture, write_cremad_fixture, write_ravdess_fixture,
 )
+from avemotion.datasets import (
+    actor_split, afew_candidates, build_manifest, clip_id_from_stem, cremad_candidates, dataset_candidates,
+    list_candidates, list_dataset_inputs, normalize_label, ravdess_candidates, read_split_file,
+)
+from avemotion.media import audio_source, extract_audio, probe_clip, read_wav
+from conftest import REPO, run_snakemake
 from media_factory import make_clip, truncate
 
 PROBE = {"require_audio": True, "min_audio_s": 0.1}
+SHORT = (0.5, 0.6)  # clip durations of the test fixtures (s)
 
 
 def touch(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"x")
     return path
+
+
+def dataset_config(kind: str, path: Path, **settings) -> dict:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())["dataset"]
+    return {**config, "kind": kind, "path": str(path), **settings}
+
+
+def manifest_of(tmp_path: Path, dataset: dict, probe: dict = PROBE) -> tuple[list[dict], list[dict]]:
+    manifest, quarantine = tmp_path / "manifest.tsv", tmp_path / "quarantine.tsv"
+    build_manifest(dataset, probe, manifest, quarantine, threads=2)
+    return read_tsv(manifest), read_tsv(quarantine)
+
+
+def assert_every_file_once(root: Path, rows: list[dict], quarantined: list[dict]) -> None:
+    """Every media file below root is a clip's path or audio_path, or one quarantine row: once."""
+    media = sorted(str(p) for p in root.rglob("*") if p.suffix in (".avi", ".mp4", ".flv", ".wav"))
+    listed = [r["path"] for r in rows] + [r["audio_path"] for r in rows if r["audio_path"]] + \
+        [r["path"] for r in quarantined]
+    assert sorted(listed) == media
+
+
+# --- fixtures (once per module) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def afew(tmp_path_factory):
+    return write_afew_fixture(tmp_path_factory.mktemp("afew"), seed=1, train=3, val=2, test=3, duration_s=SHORT)
+
+
+@pytest.fixture(scope="module")
+def ravdess(tmp_path_factory):
+    return write_ravdess_fixture(tmp_path_factory.mktemp("ravdess"), seed=1, actors=3, duration_s=SHORT,
+                                 size=(320, 180))
+
+
+@pytest.fixture(scope="module")
+def cremad(tmp_path_factory):
+    return write_cremad_fixture(tmp_path_factory.mktemp("cremad"), seed=1, actors=3, clips_per_actor=2,
+                                duration_s=SHORT)
+
+
+# --- names and labels -----------------------------------------------------------------------------
 
 
 def test_labels_map_onto_the_paper_classes():
@@ -30,56 +90,281 @@ def test_clip_ids_are_safe_wildcards():
     assert clip_id_from_stem("_x") == "clip__x"
 
 
+# --- AFEW -----------------------------------------------------------------------------------------
+
+
 def test_afew_layout(tmp_path):
     touch(tmp_path / "Train_AFEW" / "Angry" / "000046280.avi")
     touch(tmp_path / "Train_AFEW" / "Happy" / "000147000.avi")
     touch(tmp_path / "Val_AFEW" / "Sad" / "000433520.avi")
     touch(tmp_path / "Val_AFEW" / "Bored" / "000433999.avi")
+    touch(tmp_path / "Val_AFEW" / "000433998.avi")
+    touch(tmp_path / "Test_AFEW" / "002000001.avi")
+    touch(tmp_path / "Test_AFEW" / "Happy" / "002000002.avi")
     touch(tmp_path / "Test_list_clips" / "003010040.avi")
+    touch(tmp_path / "stray" / "003010041.avi")
     test_list = tmp_path / "test.txt"
     test_list.write_text("Test_list_clips/003010040.avi\n")
     candidates, rejections = afew_candidates(tmp_path, str(test_list))
     got = {(c.clip_id, c.label, c.split) for c in candidates}
     assert got == {("000046280", "AN", "train"), ("000147000", "HA", "train"), ("000433520", "SA", "val"),
-                   ("003010040", "", "test")}
-    assert [(r.clip_id, r.reason) for r in rejections] == [("000433999", "unknown AFEW emotion folder 'Bored'")]
+                   ("003010040", "", "test"), ("002000001", "", "test"), ("002000002", "HA", "test")}
+    assert sorted((r.clip_id, r.reason) for r in rejections) == [
+        ("000433998", "directly in Val_AFEW/, not in an emotion folder"),
+        ("000433999", "unknown AFEW emotion folder 'Bored'"),
+        ("003010041", "not in a Train_AFEW/, Val_AFEW/ or Test_AFEW/ folder")]
+
+
+def test_afew_fixture_is_afew_shaped(afew):
+    root = afew.root
+    assert sorted(p.name for p in root.iterdir()) == ["Faces", "Test_AFEW", "Train_AFEW", "Val_AFEW"]
+    assert {p.name for p in (root / "Train_AFEW").iterdir()} <= set(AFEW_FOLDERS.values())
+    tests = sorted((root / "Test_AFEW").iterdir())
+    assert len(tests) == 3 and all(p.is_file() and p.suffix == ".avi" and len(p.stem) == 9 and p.stem.isdigit()
+                                   for p in tests)
+    audio_codecs = set()
+    for path in afew.paths("audio-video"):
+        with av.open(str(path)) as container:
+            assert container.format.name == "avi"
+            video = container.streams.video[0]
+            assert (video.codec_context.name, video.codec_context.codec_tag) == ("mpeg4", "XVID")
+            assert (video.codec_context.width, video.codec_context.height, float(video.average_rate)) == (720, 576, 25.0)
+            audio_codecs.add(container.streams.audio[0].codec_context.name)
+    assert audio_codecs == {"mp3float", "pcm_s16le"}
+    # the organisers' faces: a folder per clip id, images named by 0-based frame number, a few missing
+    from avemotion.faces.dataset import find_dataset_face_images
+
+    written_tests = [f for f in afew.files if f.split == "test"]
+    for entry in afew.files:
+        if entry.kind == "broken" or entry == written_tests[-1]:
+            continue
+        clip_id = Path(entry.path).stem
+        images = find_dataset_face_images(afew.faces_dir, clip_id)
+        n_frames = probe_clip(root / entry.path).n_frames
+        assert images and max(images) < n_frames and len(images) >= 0.6 * n_frames
+        assert images[min(images)].parent.name == clip_id
+    assert find_dataset_face_images(afew.faces_dir, Path(written_tests[-1].path).stem) == {}
+
+
+def test_afew_unlabelled_test_set_is_predicted_not_rejected(afew, tmp_path):
+    rows, quarantined = manifest_of(tmp_path, dataset_config("afew", afew.root))
+    assert list(rows[0]) == list(MANIFEST_COLUMNS)
+    assert_every_file_once(afew.root, rows, quarantined)
+    tests = [r for r in rows if r["split"] == "test"]
+    assert len(tests) == 3 and {r["label"] for r in tests} == {""}
+    assert all("Test_AFEW" in r["path"] and r["has_audio"] == "true" for r in tests)
+    truth = {Path(f.path).stem: f for f in afew.files}
+    for row in rows:
+        if row["split"] != "test":
+            assert row["label"] == truth[row["clip_id"]].label
+            assert row["path"].endswith(f"{AFEW_FOLDERS[row['label']]}/{row['clip_id']}.avi")
+    assert [(q["stage"], q["reason"]) for q in quarantined] == [("probe", "zero-byte file")]
+    assert {r["split"] for r in rows} == {"train", "val", "test"}
+
+
+def test_afew_labelled_test_list_still_works(afew, tmp_path):
+    tests = sorted((afew.root / "Test_AFEW").iterdir())
+    truth = {Path(f.path).stem: f.label for f in afew.files}
+    listed = tmp_path / "test_labels.txt"
+    listed.write_text("".join(f"{p}\t{truth[p.stem]}\n" for p in tests[:2]))
+    candidates, rejections = dataset_candidates(dataset_config("afew", afew.root, afew_test_list=str(listed)))
+    test = {c.clip_id: c.label for c in candidates if c.split == "test"}
+    assert test == {tests[0].stem: truth[tests[0].stem], tests[1].stem: truth[tests[1].stem], tests[2].stem: ""}
+    assert not any("duplicate" in r.reason for r in rejections)
+
+
+# --- RAVDESS --------------------------------------------------------------------------------------
 
 
 def test_ravdess_naming_calm_and_actor_split(tmp_path):
-    names = []
     for actor in range(1, 11):
         for emotion in ("01", "02", "05", "08"):
-            names.append(f"01-01-{emotion}-01-01-01-{actor:02d}.mp4")
-    for name in names:
-        touch(tmp_path / f"Actor_{name[-6:-4]}" / name)
+            touch(tmp_path / f"Actor_{actor:02d}" / f"01-01-{emotion}-01-01-01-{actor:02d}.mp4")
     touch(tmp_path / "Actor_01" / "notes.mp4")
+    touch(tmp_path / "Actor_01" / "04-01-01-01-01-01-01.mp4")
     folded, rejected = ravdess_candidates(tmp_path, "neutral", 0.2, 0.2, seed=0)
     labels = {c.clip_id: c.label for c in folded}
     assert labels["01-01-02-01-01-01-03"] == "NE" and labels["01-01-05-01-01-01-03"] == "AN"
     assert labels["01-01-08-01-01-01-03"] == "SU"
-    assert [r.reason for r in rejected] == ["file name is not RAVDESS MM-VC-EM-IN-ST-RE-AC"]
+    assert sorted(r.reason for r in rejected) == [
+        "file name is not RAVDESS MM-VC-EM-IN-ST-RE-AC",
+        "unknown RAVDESS modality 04 (01 audio-video, 02 video-only, 03 audio-only)"]
     split_of_actor = {}
     for c in folded:
         split_of_actor.setdefault(c.clip_id[-2:], set()).add(c.split)
     assert all(len(s) == 1 for s in split_of_actor.values()), "an actor spans two splits"
-    counts = {s: sum(1 for v in split_of_actor.values() if v == {s}) for s in ("train", "val", "test")}
-    assert counts == {"train": 6, "val": 2, "test": 2}
+    assert {a: s.pop() for a, s in split_of_actor.items()} == {
+        f"{a:02d}": actor_split("ravdess", str(a), 0, 0.2, 0.2) for a in range(1, 11)}
     dropped, rejected = ravdess_candidates(tmp_path, "drop", 0.2, 0.2, seed=0)
     assert len(dropped) == 30 and sum("calm" in r.reason for r in rejected) == 10
     again, _ = ravdess_candidates(tmp_path, "neutral", 0.2, 0.2, seed=0)
     assert [(c.clip_id, c.split) for c in again] == [(c.clip_id, c.split) for c in folded]
 
 
+def test_ravdess_one_clip_per_recording(ravdess, tmp_path):
+    rows, quarantined = manifest_of(tmp_path, dataset_config("ravdess", ravdess.root))
+    assert_every_file_once(ravdess.root, rows, quarantined)
+    recordings = {r["clip_id"][3:] for r in rows}
+    assert len(recordings) == len(rows) == 3 * 3  # speech, song, calm per actor; the anomalies are out
+    by_id = {r["clip_id"]: r for r in rows}
+    for actor in ("01", "02", "03"):
+        kinds = sorted(r["clip_id"][:5] for r in rows if r["clip_id"].endswith(actor))
+        assert kinds == ["01-01", "01-01", "02-02"]  # speech and calm from 01 files, song from 02
+        song = next(r for r in rows if r["clip_id"].endswith(actor) and r["clip_id"].startswith("02-02-"))
+        # song has no audio-video file: the video-only file, paired with its audio-only twin
+        assert song["has_audio"] == "true" and Path(song["audio_path"]).name == "03" + song["clip_id"][2:] + ".wav"
+    assert all(r["audio_path"] == "" for r in rows if r["clip_id"].startswith("01-"))
+    calm = [r for r in rows if r["clip_id"][6:8] == "02"]
+    assert len(calm) == 3 and {r["label"] for r in calm} == {"NE"}
+    reasons = {Path(q["path"]).name: q["reason"] for q in quarantined}
+    speech = next(c for c in by_id if c.startswith("01-01-") and c[6:8] != "02" and c.endswith("02"))
+    assert reasons["02" + speech[2:] + ".mp4"] == (
+        f"duplicate of RAVDESS recording {speech[3:]}: kept Actor_02/{speech}.mp4")
+    assert reasons["03" + speech[2:] + ".wav"] == reasons["02" + speech[2:] + ".mp4"]
+    assert reasons["03-01-05-01-01-02-01.wav"].endswith("has audio only (03): no audio-video (01) or video-only (02) file")
+    assert reasons["02-01-03-01-02-01-01.mp4"] == "no audio stream"  # video-only, no .wav twin
+    # kept for the face models when audio is not required
+    rows, quarantined = manifest_of(tmp_path, dataset_config("ravdess", ravdess.root),
+                                    {"require_audio": False, "min_audio_s": 0.1})
+    silent = {r["clip_id"]: r for r in rows}["02-01-03-01-02-01-01"]
+    assert silent["has_audio"] == "false" and silent["audio_path"] == ""
+
+
+def test_ravdess_speech_song_and_calm_options(ravdess):
+    def kept(**settings):
+        candidates, rejections = dataset_candidates(dataset_config("ravdess", ravdess.root, **settings))
+        return {c.clip_id for c in candidates}, rejections
+
+    both, _ = kept()
+    speech, rejections = kept(ravdess_vocal_channels=["speech"])
+    assert speech == {c for c in both if c[3:5] == "01"} and len(speech) < len(both)
+    song_out = [r for r in rejections if "song" in r.reason]
+    assert len(song_out) == 6 and song_out[0].reason == (
+        "RAVDESS song (vocal channel 02) left out by dataset.ravdess_vocal_channels")
+    song, _ = kept(ravdess_vocal_channels=["song"])
+    assert song == {c for c in both if c[3:5] == "02"}
+    no_calm, rejections = kept(ravdess_calm="drop")
+    assert no_calm == {c for c in both if c[6:8] != "02"}
+    assert sum(r.reason == "RAVDESS calm (02) dropped by dataset.ravdess_calm" for r in rejections) == 3
+
+
+def test_media_stage_takes_audio_from_the_paired_file(ravdess, tmp_path):
+    rows, _ = manifest_of(tmp_path, dataset_config("ravdess", ravdess.root))
+    paired = next(r for r in rows if r["audio_path"])
+    assert audio_source(paired) == paired["audio_path"]
+    assert audio_source({"path": "x.mp4", "audio_path": ""}) == "x.mp4"
+    n = extract_audio(audio_source(paired), tmp_path / "paired.wav", 16000, has_audio=True)
+    samples, rate = read_wav(tmp_path / "paired.wav")
+    with wave.open(paired["audio_path"]) as source:
+        seconds = source.getnframes() / source.getframerate()
+    assert rate == 16000 and n == pytest.approx(seconds * 16000, abs=2) and np.abs(samples).max() > 0.05
+
+
+# --- CREMA-D --------------------------------------------------------------------------------------
+
+
 def test_cremad_naming(tmp_path):
-    for name in ("1001_DFA_ANG_XX.flv", "1001_IEO_HAP_HI.flv", "1002_DFA_NEU_XX.mp4", "1003_TIE_SAD_LO.flv",
-                 "1004_DFA_XYZ_XX.flv", "readme.flv"):
-        touch(tmp_path / name)
+    for name in ("1001_DFA_ANG_XX", "1001_IEO_HAP_HI", "1003_TIE_SAD_LO"):
+        touch(tmp_path / "VideoFlash" / f"{name}.flv")
+        touch(tmp_path / "AudioWAV" / f"{name}.wav")
+    touch(tmp_path / "VideoMP4" / "1001_DFA_ANG_XX.mp4")
+    touch(tmp_path / "VideoFlash" / "1002_DFA_NEU_XX.flv")
+    touch(tmp_path / "AudioWAV" / "1004_DFA_FEA_XX.wav")
+    for name in ("1004_DFA_XYZ_XX.flv", "readme.flv"):
+        touch(tmp_path / "VideoFlash" / name)
     candidates, rejections = cremad_candidates(tmp_path, 0.0, 0.0, seed=0)
-    assert {c.clip_id: c.label for c in candidates} == {
-        "1001_DFA_ANG_XX": "AN", "1001_IEO_HAP_HI": "HA", "1002_DFA_NEU_XX": "NE", "1003_TIE_SAD_LO": "SA"}
+    assert {c.clip_id: (c.label, Path(c.path).parent.name, Path(c.audio_path).name) for c in candidates} == {
+        "1001_DFA_ANG_XX": ("AN", "VideoFlash", "1001_DFA_ANG_XX.wav"),
+        "1001_IEO_HAP_HI": ("HA", "VideoFlash", "1001_IEO_HAP_HI.wav"),
+        "1003_TIE_SAD_LO": ("SA", "VideoFlash", "1003_TIE_SAD_LO.wav")}
     assert {c.split for c in candidates} == {"train"}
     assert sorted(r.reason for r in rejections) == [
+        "CREMA-D audio without its video (no 1004_DFA_FEA_XX.flv, as in VideoFlash/)",
+        "CREMA-D video without its audio (no 1002_DFA_NEU_XX.wav, as in AudioWAV/)",
+        "duplicate of CREMA-D recording 1001_DFA_ANG_XX: kept VideoFlash/1001_DFA_ANG_XX.flv with audio "
+        "from AudioWAV/1001_DFA_ANG_XX.wav",
         "file name is not CREMA-D AAAA_SSS_EMO_LV", "unknown CREMA-D emotion code XYZ"]
+
+
+def test_cremad_flv_and_wav_pairs(cremad, tmp_path):
+    flv = cremad.paths("audio-video")[0]
+    info = probe_clip(flv)  # FLV (Sorenson H.263) decodes through the project's probe
+    assert (info.width, info.height, info.fps) == (480, 360, 30.0) and info.n_frames >= 14
+    with av.open(str(flv)) as container:
+        assert container.format.name == "flv" and container.streams.video[0].codec_context.name == "flv"
+    rows, quarantined = manifest_of(tmp_path, dataset_config("cremad", cremad.root))
+    assert_every_file_once(cremad.root, rows, quarantined)
+    assert len(rows) == 6
+    assert all(Path(r["audio_path"]).parent.name == "AudioWAV" and Path(r["audio_path"]).stem == r["clip_id"]
+               and Path(r["path"]).parent.name == "VideoFlash" and r["has_audio"] == "true" for r in rows)
+    assert sorted(q["reason"].split(" (")[0] for q in quarantined) == [
+        "CREMA-D audio without its video", "CREMA-D video without its audio"]
+
+
+# --- splits ---------------------------------------------------------------------------------------
+
+
+def test_actor_split_is_stable_when_actors_are_added(ravdess, tmp_path):
+    settings = dict(val_fraction=0.34, test_fraction=0.33, split_seed=5)
+    before, _ = dataset_candidates(dataset_config("ravdess", ravdess.root, **settings))
+    grown = tmp_path / "grown"
+    shutil.copytree(ravdess.root, grown)
+    write_ravdess_fixture(grown, seed=1, actors=2, first_actor=4, duration_s=(0.3, 0.35), size=(160, 90),
+                          anomalies=False)
+    after, _ = dataset_candidates(dataset_config("ravdess", grown, **settings))
+    split_before = {c.clip_id: c.split for c in before}
+    split_after = {c.clip_id: c.split for c in after}
+    assert {c: split_after[c] for c in split_before} == split_before
+    assert len(split_after) == len(split_before) + 6
+    actors_of = {}
+    for c in after:
+        actors_of.setdefault(c.split, set()).add(c.clip_id[-2:])
+    assert sum(len(a) for a in actors_of.values()) == 5  # disjoint: each actor in one split
+    # the fractions hold over many actors, and adding actors moves none
+    many = {a: actor_split("cremad", str(a), 0, 0.15, 0.15) for a in range(1001, 1092)}
+    more = {a: actor_split("cremad", str(a), 0, 0.15, 0.15) for a in range(1001, 1200)}
+    assert {a: more[a] for a in many} == many
+    counts = {s: sum(v == s for v in more.values()) for s in ("train", "val", "test")}
+    assert 15 <= counts["val"] <= 45 and 15 <= counts["test"] <= 45
+
+
+def test_split_file_overrides_the_actor_split(cremad, tmp_path):
+    split_file = tmp_path / "splits.tsv"
+    third = sorted({Path(f.path).stem for f in cremad.files if f.actor == "1003"})
+    split_file.write_text(f"# actor or clip id, split\nactor\tsplit\n1001\ttest\nActor_1002\tval\n{third[0]}\ttrain\n")
+    rows, quarantined = manifest_of(tmp_path, dataset_config("cremad", cremad.root, split_file=str(split_file)))
+    assert_every_file_once(cremad.root, rows, quarantined)
+    splits = {r["clip_id"]: r["split"] for r in rows}
+    assert {s for c, s in splits.items() if c.startswith("1001_")} == {"test"}
+    assert {s for c, s in splits.items() if c.startswith("1002_")} == {"val"}
+    assert [c for c in splits if c.startswith("1003_")] == [third[0]]
+    unlisted = [q for q in quarantined if "split_file" in q["reason"]]
+    assert sorted(Path(q["path"]).name for q in unlisted) == [f"{third[1]}.flv", f"{third[1]}.wav"]
+    assert unlisted[0]["reason"] == (
+        f"neither clip {third[1]} nor actor 1003 is listed in dataset.split_file {split_file}")
+    assert str(split_file) in list_dataset_inputs(dataset_config("cremad", cremad.root, split_file=str(split_file)))
+    split_file.write_text("1001\tholdout\n")
+    with pytest.raises(ValueError, match=r"splits.tsv:1: unknown split 'holdout'"):
+        read_split_file(split_file)
+    split_file.write_text("1001,test\n1001,val\n")
+    with pytest.raises(ValueError, match="listed as 'test' and as 'val'"):
+        read_split_file(split_file)
+    with pytest.raises(ValueError, match="dataset.split_file is for ravdess and cremad"):
+        dataset_candidates(dataset_config("afew", tmp_path, split_file=str(split_file)))
+
+
+def test_dataset_keys_in_the_schema_and_on_the_command_line(tmp_path):
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    # what `snakemake --config dataset='{kind: afew, path: /data/AFEW}'` does to config.yaml
+    update_config(config, {"dataset": yaml.safe_load("{kind: afew, path: /data/AFEW}")})
+    validate(config, schema=str(SCHEMA))
+    assert config["dataset"]["kind"] == "afew" and config["dataset"]["ravdess_vocal_channels"] == ["speech", "song"]
+    config["dataset"]["ravdess_vocal_channels"] = ["opera"]
+    with pytest.raises(Exception, match="opera"):
+        validate(config, schema=str(SCHEMA))
+
+
+# --- lists and probing ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t"])
@@ -115,6 +400,9 @@ def test_dataset_inputs_are_listed_without_probing(tmp_path):
     touch(tmp_path / "Val_AFEW" / "Sad" / "2.avi")
     assert list_dataset_inputs({"kind": "afew", "path": str(tmp_path)}) == [
         str(tmp_path / "Train_AFEW/Angry/1.avi"), str(tmp_path / "Val_AFEW/Sad/2.avi")]
+    touch(tmp_path / "AudioWAV" / "1001_DFA_ANG_XX.wav")
+    assert str(tmp_path / "AudioWAV" / "1001_DFA_ANG_XX.wav") in list_dataset_inputs(
+        {"kind": "cremad", "path": str(tmp_path)})
 
 
 def test_missing_dataset_folder_is_a_clear_error(tmp_path):
@@ -148,3 +436,25 @@ def test_build_manifest_puts_every_clip_in_exactly_one_table(tmp_path):
     assert reasons["trunc"][0] == "probe" and reasons["trunc"][1].startswith("truncated")
     assert reasons["noaudio"] == ("probe", "no audio stream")
     assert reasons["unknown"] == ("dataset", "unknown label 'bored'")
+
+
+def test_paired_audio_file_is_probed_and_quarantined_with_its_video(tmp_path):
+    root = tmp_path / "ravdess" / "Actor_01"
+    make_clip(root / "02-01-05-01-01-01-01.mp4", audio=False)
+    (root / "03-01-05-01-01-01-01.wav").write_bytes(b"")
+    rows, quarantined = manifest_of(tmp_path, dataset_config("ravdess", tmp_path / "ravdess"))
+    assert rows == []
+    assert sorted((Path(q["path"]).name, q["stage"], q["reason"]) for q in quarantined) == [
+        ("02-01-05-01-01-01-01.mp4", "probe", "audio file 03-01-05-01-01-01-01.wav: zero-byte file"),
+        ("03-01-05-01-01-01-01.wav", "probe", "audio file 03-01-05-01-01-01-01.wav: zero-byte file")]
+
+
+def test_media_rule_extracts_the_paired_audio(ravdess, tmp_path):
+    """Through Snakemake: the media job of a RAVDESS 02 clip takes its audio from the 03 .wav."""
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    run_snakemake(tmp_path, "--cores", "2", "--config", f"dataset={{kind: ravdess, path: {ravdess.root}}}",
+                  "--", "results/media/index.tsv", timeout=300)
+    rows = read_tsv(tmp_path / "results" / "manifest.tsv")
+    index = {r["clip_id"]: r for r in read_tsv(tmp_path / "results" / "media" / "index.tsv")}
+    paired = [r["clip_id"] for r in rows if r["audio_path"]]
+    assert paired and all(int(index[c]["audio_samples"]) > 0.3 * 16000 for c in paired)
