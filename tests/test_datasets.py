@@ -353,15 +353,27 @@ def test_split_file_overrides_the_actor_split(cremad, tmp_path):
         dataset_candidates(dataset_config("afew", tmp_path, split_file=str(split_file)))
 
 
-def test_dataset_keys_in_the_schema_and_on_the_command_line(tmp_path):
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    # what `snakemake --config dataset='{kind: afew, path: /data/AFEW}'` does to config.yaml
-    update_config(config, {"dataset": yaml.safe_load("{kind: afew, path: /data/AFEW}")})
+def test_dataset_keys_in_the_schema_and_on_the_command_line():
+    from snakemake.cli import parse_config
+
+    def overridden(*entries: str) -> dict:
+        """config.yaml with `snakemake --config ENTRY ...` merged over it, as Snakemake does."""
+        config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+        update_config(config, parse_config(list(entries)))
+        return config
+
+    # README "Datasets": the one-line commands
+    config = overridden("dataset={kind: afew, path: /data/AFEW}", "faces={track_b: {dataset_faces_dir: /data/AFEW/Faces}}")
     validate(config, schema=str(SCHEMA))
     assert config["dataset"]["kind"] == "afew" and config["dataset"]["ravdess_vocal_channels"] == ["speech", "song"]
-    config["dataset"]["ravdess_vocal_channels"] = ["opera"]
+    assert config["faces"]["track_b"]["dataset_faces_dir"] == "/data/AFEW/Faces" and config["faces"]["size"] == 64
+    validate(overridden("dataset={kind: ravdess, path: /data/RAVDESS, ravdess_vocal_channels: [speech]}"),
+             schema=str(SCHEMA))
+    # --config reads nested values as strings: numbers go in a --configfile (README says so)
+    with pytest.raises(Exception, match="'3' is not of type 'integer'"):
+        validate(overridden("dataset={kind: cremad, path: /data/CREMA-D, split_seed: 3}"), schema=str(SCHEMA))
     with pytest.raises(Exception, match="opera"):
-        validate(config, schema=str(SCHEMA))
+        validate(overridden("dataset={kind: ravdess, path: /x, ravdess_vocal_channels: [opera]}"), schema=str(SCHEMA))
 
 
 # --- lists and probing ----------------------------------------------------------------------------
