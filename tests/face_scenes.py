@@ -36,19 +36,19 @@ FPS = 25
 
 # Eye corners of the upright photos (photo pixels, image order: outer/inner corner of the eye on the
 # image's left, inner/outer corner of the other eye), measured once:
-# * dlib: get_frontal_face_detector() (upsample 1) on the whole photo, shape_predictor_68_face_landmarks
-#   on its box, points 36, 39, 42, 45 (dlib returns whole pixels).
+# * dlib: as the stage finds them, ``DlibFaces(detect_scale=1.0, upsample=1)`` on the whole photo:
+#   HOG box, 68-point fit turned upright, eye corners from the 5-point model on that crop.
 # * mediapipe: FaceMesh 0.10.21 (static_image_mode, refine_landmarks) on square crops of 2.2 x the dlib
 #   box around the face, resized to 256, 320 and 448 px (as the stage crops), points 33, 133, 362, 263,
 #   mapped back and averaged over the three sizes (they agree within 0.4 px; on the uncropped photo
 #   FaceMesh differs by up to 2 px).
 PHOTO_EYE_CORNERS: dict[str, dict[str, np.ndarray]] = {
     "astronaut": {
-        "dlib": np.array([[195.0, 101.0], [212.0, 104.0], [237.0, 106.0], [255.0, 105.0]]),
+        "dlib": np.array([[195.3, 101.3], [212.2, 103.4], [237.2, 104.1], [255.2, 104.3]]),
         "mediapipe": np.array([[194.9, 100.5], [213.2, 103.4], [236.2, 104.6], [255.5, 104.0]]),
     },
     "grace_hopper": {
-        "dlib": np.array([[210.0, 195.0], [238.0, 194.0], [291.0, 192.0], [319.0, 190.0]]),
+        "dlib": np.array([[209.2, 194.9], [240.2, 194.5], [292.1, 191.1], [323.1, 189.7]]),
         "mediapipe": np.array([[204.2, 193.0], [241.6, 194.2], [287.8, 192.0], [323.0, 188.0]]),
     },
 }
@@ -73,6 +73,7 @@ PRINTED_RADIUS: dict[str, float] = {"astronaut": 105.0, "grace_hopper": 150.0}
 CAT_FACE_BOX: tuple[float, float, float, float] = (50.0, 10.0, 420.0, 300.0)
 MEDIAPIPE_EYE_CORNERS = (33, 133, 362, 263)
 DLIB_EYE_CORNERS = (36, 39, 42, 45)
+DLIB5_EYE_CORNERS = (0, 1, 3, 2)  # 5-point model: outer/inner of one eye, then inner/outer of the other
 # where the re-finding landmarker looks for the face on an aligned crop when dlib's HOG detector finds
 # none there (fractions of the crop side): the mean of the HOG boxes on the upright photos aligned to
 # the template (astronaut 0.24 0.24 0.81 0.81, grace_hopper 0.13 0.21 0.82 0.90)
@@ -376,14 +377,17 @@ class Landmarkers:
         from avemotion.faces.dlib_faces import face_recognition_model_file
 
         self._dlib_detector = dlib.get_frontal_face_detector()
-        model = face_recognition_model_file("shape_predictor_68_face_landmarks.dat")
+        # dlib's 5-point model (eye corners and nose, trained for alignment): on grace_hopper's glasses
+        # the 68-point fit reads crops aligned by the true corners up to 14 px off, the 5-point one
+        # steadily, so it is the better judge of track A's crops
+        model = face_recognition_model_file("shape_predictor_5_face_landmarks.dat")
         self._dlib_predictor = dlib.shape_predictor(str(model))
         self._mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                                      min_detection_confidence=0.3)
 
     def dlib(self, crop: np.ndarray) -> tuple[np.ndarray, bool]:
-        """dlib 68 eye corners on a crop, and whether HOG found the face (else the predictor starts from
-        :data:`DLIB_FALLBACK_BOX`, where an aligned face's box belongs)."""
+        """dlib 5-point eye corners on a crop, and whether HOG found the face (else the predictor starts
+        from :data:`DLIB_FALLBACK_BOX`, where an aligned face's box belongs)."""
         import dlib
 
         size = crop.shape[0]
@@ -397,7 +401,7 @@ class Landmarkers:
             x0, y0, x1, y1 = (int(round(v * size)) for v in DLIB_FALLBACK_BOX)
             rect, found = dlib.rectangle(x0, y0, x1, y1), False
         shape = self._dlib_predictor(crop, rect)
-        return left_to_right(np.array([(shape.part(i).x, shape.part(i).y) for i in DLIB_EYE_CORNERS], float)), found
+        return left_to_right(np.array([(shape.part(i).x, shape.part(i).y) for i in DLIB5_EYE_CORNERS], float)), found
 
     def mediapipe(self, crop: np.ndarray) -> tuple[np.ndarray | None, bool]:
         """FaceMesh (refined) eye corners on a crop, retried on the crop padded by a quarter each side."""

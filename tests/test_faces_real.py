@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemotion.faces import DlibFaces, MediaPipeFaces
+from avemotion.config import DEFAULT_CONFIG, load_config, track_settings
+from avemotion.faces import make_analyzer as make_face_analyzer
 from face_scenes import SCENE_NAMES, build_scenes, measure, scene_family, shared_landmarkers
 
 TRACKS = ("a", "b")
@@ -32,7 +33,11 @@ NOFACE_SCENES = [name for name in SCENE_NAMES if scene_family(name) == "noface"]
 
 
 def make_analyzer(track: str):
-    return MediaPipeFaces() if track == "a" else DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)
+    """Each method with config.yaml's settings (track A's block for MediaPipe, track B's for dlib)."""
+    faces = load_config(DEFAULT_CONFIG)["faces"]
+    settings = track_settings(faces, track)
+    assert settings["method_settings"]["method"] == {"a": "mediapipe", "b": "dlib"}[track]
+    return make_face_analyzer(settings["method_settings"], faces["min_detection_confidence"])
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ from .detection import Detection, FaceLandmarks
 
 # dlib 68-point (iBUG 300-W) indices of the same corners.
 DLIB_EYE_CORNERS: tuple[int, ...] = (36, 39, 42, 45)
+# dlib's 5-point model (same ERT method [18], trained for alignment): points 0/1 are the outer/inner
+# corner of the eye on the image's right, 2/3 the outer/inner corner of the other eye; this order
+# puts them as EYE_CORNER_TEMPLATE wants once image_order() has sorted the eyes.
+DLIB5_EYE_CORNERS: tuple[int, ...] = (0, 1, 3, 2)
 # dlib's frontal detector has five HOG filters; 3 and 4 find heads rolled to one side or the other:
 # the roll (eye-line angle, degrees, y down) they imply seeds the landmark fit.
 DLIB_FILTER_ROLL: dict[int, float] = {3: -25.0, 4: 25.0}
@@ -58,6 +62,7 @@ class DlibFaces:
 
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(face_recognition_model_file("shape_predictor_68_face_landmarks.dat")))
+        self._corner_predictor = dlib.shape_predictor(str(face_recognition_model_file("shape_predictor_5_face_landmarks.dat")))
         self.auto = detect_scale == "auto"
         self.detect_scale = 1.0 if self.auto else float(detect_scale)
         self.upsample = int(upsample)
@@ -110,9 +115,10 @@ class DlibFaces:
             return []
         return self._run(rgb[y0:y1, x0:x1], NEAR_FACE_PX / side, origin=(x0, y0))
 
-    def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float) -> np.ndarray:
-        """68 points (source pixels) predicted on a crop around ``box`` rotated by ``roll`` degrees
-        (the eye line's angle in the image), so the predictor sees the face upright."""
+    def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float, predictor=None) -> np.ndarray:
+        """The points of ``predictor`` (default: the 68-point one; source pixels) predicted on a crop
+        around ``box`` rotated by ``roll`` degrees (the eye line's angle in the image), so the
+        predictor sees the face upright."""
         import cv2
         import dlib
 
@@ -130,7 +136,7 @@ class DlibFaces:
                                      side / 2 + half_width, side / 2 + half_height])
             back = cv2.invertAffineTransform(to_crop)
         x0, y0, x1, y1 = (int(round(v)) for v in box_in_image)
-        shape = self._predictor(image, dlib.rectangle(x0, y0, x1, y1))
+        shape = (predictor or self._predictor)(image, dlib.rectangle(x0, y0, x1, y1))
         points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)], dtype=np.float64)
         return points if back is None else points @ back[:, :2].T + back[:, 2]
 
@@ -148,7 +154,11 @@ class DlibFaces:
                 break
             roll = angle
             points = self._predict(rgb, detection.box, roll)
-        return FaceLandmarks(landmarks=points, eye_corners=image_order(points[list(DLIB_EYE_CORNERS)]))
+        # The eye corners that align the face come from the 5-point model on the same upright crop:
+        # on real faces it places them more steadily than the 68-point fit (README "Faces": on a face
+        # with glasses the 68-point inner corners moved by up to 8 px at 224 between frames).
+        five = self._predict(rgb, detection.box, roll, self._corner_predictor)
+        return FaceLandmarks(landmarks=points, eye_corners=image_order(five[list(DLIB5_EYE_CORNERS)]))
 
     def follow(self, found: FaceLandmarks, detection: Detection) -> Detection | None:
         return None  # the ERT fit needs the HOG detector's box convention: detect every frame
