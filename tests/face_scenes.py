@@ -2,7 +2,7 @@
 (skimage's astronaut, matplotlib's grace_hopper.jpg) under roll, scale, a yaw proxy, bad light, with
 face-like distractors, and one clip without a human face; each with per-frame ground truth.
 
-Clips: 640 x 480, 25 fps, 6-8 frames, written with ``test_faces.write_clip`` (PyAV, libx264 crf 12).
+Clips: 640 x 480, 25 fps, 6-8 frames, written with ``test_faces.write_clip`` (PyAV, lossless libx264: the same frames on every machine).
 Ground truth per frame: the subject's four eye corners in canvas pixels (the photo's measured corners,
 see ``PHOTO_EYE_CORNERS``, moved by the frame's known affine transform), the subject's face width and
 the boxes of the distractors in view.
@@ -44,11 +44,11 @@ FPS = 25
 #   FaceMesh differs by up to 2 px).
 PHOTO_EYE_CORNERS: dict[str, dict[str, np.ndarray]] = {
     "astronaut": {
-        "dlib": np.array([[195.3, 101.3], [212.2, 103.4], [237.2, 104.1], [255.2, 104.3]]),
+        "dlib": np.array([[195.3, 100.8], [212.2, 103.4], [237.1, 104.6], [255.2, 104.3]]),
         "mediapipe": np.array([[194.9, 100.5], [213.2, 103.4], [236.2, 104.6], [255.5, 104.0]]),
     },
     "grace_hopper": {
-        "dlib": np.array([[209.2, 194.9], [240.2, 194.5], [292.1, 191.1], [323.1, 189.7]]),
+        "dlib": np.array([[208.8, 195.9], [239.7, 194.5], [292.1, 191.1], [323.6, 189.6]]),
         "mediapipe": np.array([[204.2, 193.0], [241.6, 194.2], [287.8, 192.0], [323.0, 188.0]]),
     },
 }
@@ -153,9 +153,8 @@ def disc_mask(photo_name: str) -> np.ndarray:
 
 
 def eye_mid(photo_name: str) -> tuple[float, float]:
-    corners = PHOTO_EYE_CORNERS[photo_name]["dlib"]
-    x, y = corners.mean(axis=0)
-    return float(x), float(y)
+    """Where scenes pin the photo (fixed, so that re-measured corners do not move the scenes)."""
+    return PHOTOS[photo_name][1]
 
 
 def scale_for(photo_name: str, face_width: float) -> float:
@@ -197,7 +196,7 @@ def _portrait_scene(name: str, family: str, photo_name: str, poses: list[dict], 
         frame = paste(cluttered_background(seed + i), photo, matrix, mask)
         frames.append(post(frame, i) if post else frame)
         truth.append(subject_truth(photo_name, matrix, width * pose.get("squeeze", 1.0)))
-    return Scene(name, family, photo_name, write_clip(folder / f"{name}.mp4", frames), truth, note)
+    return Scene(name, family, photo_name, write_clip(folder / f"{name}.mp4", frames, lossless=True), truth, note)
 
 
 def roll_scene(photo_name: str, folder: Path) -> Scene:
@@ -246,7 +245,7 @@ def badge_scene(folder: Path, scale: float = 0.92, name: str = "badge_astronaut_
         frames.append(paste(cluttered_background(500 + i), photo, matrix))
         distractors = [(label, transformed_box(matrix, box)) for label, box in ASTRONAUT_DISTRACTORS.items()]
         truth.append(subject_truth("astronaut", matrix, PHOTO_FACE_WIDTH["astronaut"] * scale, distractors))
-    return Scene(name, "distractor", "astronaut", write_clip(folder / f"{name}.mp4", frames), truth,
+    return Scene(name, "distractor", "astronaut", write_clip(folder / f"{name}.mp4", frames, lossless=True), truth,
                  f"whole photo x{scale:g} rotated -10..+10 deg: mission patch, name tag, helmet")
 
 
@@ -262,7 +261,7 @@ def cat_scene(photo_name: str, folder: Path) -> Scene:
         truth.append(subject_truth(photo_name, matrix, 90.0, [("cat face", transformed_box(cat_matrix, CAT_FACE_BOX))]))
         frames.append(frame)
     name = f"cat_{photo_name}"
-    return Scene(name, "distractor", photo_name, write_clip(folder / f"{name}.mp4", frames), truth,
+    return Scene(name, "distractor", photo_name, write_clip(folder / f"{name}.mp4", frames, lossless=True), truth,
                  "cat face ~185 px beside the 90-px subject, every frame")
 
 
@@ -291,7 +290,7 @@ def printed_scene(photo_name: str, folder: Path) -> Scene:
         frames.append(frame)
         truth.append(subject_truth(photo_name, matrix, 100.0, distractors))
     name = f"printed_{other}_by_{photo_name}"
-    return Scene(name, "distractor", photo_name, write_clip(folder / f"{name}.mp4", frames), truth,
+    return Scene(name, "distractor", photo_name, write_clip(folder / f"{name}.mp4", frames, lossless=True), truth,
                  f"printed grey {other} (face 170 px) in frame {middle} only")
 
 
@@ -417,7 +416,16 @@ class Landmarkers:
         return None, False
 
     def corners(self, kind: str, crop: np.ndarray) -> tuple[np.ndarray | None, bool]:
-        return self.dlib(crop) if kind == "dlib" else self.mediapipe(crop)
+        """Eye corners read on the crop and on its mirror image, averaged: a landmarker's left/right
+        bias (the glasses' rims pull one inner corner) cancels, its noise halves."""
+        read = self.dlib if kind == "dlib" else self.mediapipe
+        corners, found = read(crop)
+        mirrored, found_mirrored = read(np.ascontiguousarray(crop[:, ::-1]))
+        if corners is None or mirrored is None:
+            return corners, found
+        mirrored = mirrored.copy()
+        mirrored[:, 0] = crop.shape[1] - 1 - mirrored[:, 0]
+        return (corners + left_to_right(mirrored)) / 2, found and found_mirrored
 
     def close(self) -> None:
         self._mesh.close()

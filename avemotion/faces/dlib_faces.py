@@ -29,6 +29,10 @@ HOG_WINDOW_PX: int = 80
 AUTO_MAX_SIDE: int = 960
 NEAR_CROP_SCALE: float = 3.0
 NEAR_FACE_PX: int = 120
+# not paper: the 68-point and the 5-point fits are two ERT cascades of the same face; where their eye
+# corners differ by more than this fraction of the eye span, the fit has failed (measured on the
+# real-photo scenes: good fits differ by 0.01-0.15, a fit that slid off a 48-px face by 0.31).
+MAX_FIT_DISAGREEMENT: float = 0.2
 
 
 def face_recognition_model_file(name: str) -> Path:
@@ -115,14 +119,16 @@ class DlibFaces:
             return []
         return self._run(rgb[y0:y1, x0:x1], NEAR_FACE_PX / side, origin=(x0, y0))
 
-    def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float, predictor=None) -> np.ndarray:
+    def _predict(self, rgb: np.ndarray, box: np.ndarray, roll: float, predictor=None,
+                 mirrored: bool = False) -> np.ndarray:
         """The points of ``predictor`` (default: the 68-point one; source pixels) predicted on a crop
         around ``box`` rotated by ``roll`` degrees (the eye line's angle in the image), so the
-        predictor sees the face upright."""
+        predictor sees the face upright; ``mirrored``: on that crop's mirror image (the points'
+        left and right swap)."""
         import cv2
         import dlib
 
-        if abs(roll) < 1e-6:
+        if abs(roll) < 1e-6 and not mirrored:
             image, box_in_image, back = rgb, box, None
         else:
             x0, y0, x1, y1 = box
@@ -135,6 +141,11 @@ class DlibFaces:
             box_in_image = np.array([side / 2 - half_width, side / 2 - half_height,
                                      side / 2 + half_width, side / 2 + half_height])
             back = cv2.invertAffineTransform(to_crop)
+            if mirrored:
+                last = image.shape[1] - 1
+                image = np.ascontiguousarray(image[:, ::-1])
+                box_in_image = np.array([last - box_in_image[2], box_in_image[1], last - box_in_image[0], box_in_image[3]])
+                back = back @ np.array([[-1.0, 0.0, last], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         x0, y0, x1, y1 = (int(round(v)) for v in box_in_image)
         shape = (predictor or self._predictor)(image, dlib.rectangle(x0, y0, x1, y1))
         points = np.array([(shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts)], dtype=np.float64)
@@ -157,8 +168,15 @@ class DlibFaces:
         # The eye corners that align the face come from the 5-point model on the same upright crop:
         # on real faces it places them more steadily than the 68-point fit (README "Faces": on a face
         # with glasses the 68-point inner corners moved by up to 8 px at 224 between frames).
-        five = self._predict(rgb, detection.box, roll, self._corner_predictor)
-        return FaceLandmarks(landmarks=points, eye_corners=image_order(five[list(DLIB5_EYE_CORNERS)]))
+        # Averaged with the fit on the crop's mirror image: the fit's left/right bias cancels.
+        corners = [image_order(self._predict(rgb, detection.box, roll, self._corner_predictor, mirrored)
+                               [list(DLIB5_EYE_CORNERS)]) for mirrored in (False, True)]
+        eye_corners = (corners[0] + corners[1]) / 2
+        span = max(float(np.linalg.norm(eye_corners[3] - eye_corners[0])), 1.0)
+        disagreement = float(np.linalg.norm(image_order(points[list(DLIB_EYE_CORNERS)]) - eye_corners, axis=1).max())
+        if disagreement > MAX_FIT_DISAGREEMENT * span:
+            return None
+        return FaceLandmarks(landmarks=points, eye_corners=eye_corners)
 
     def follow(self, found: FaceLandmarks, detection: Detection) -> Detection | None:
         return None  # the ERT fit needs the HOG detector's box convention: detect every frame
