@@ -69,21 +69,23 @@ def _middle_face(path: str | Path) -> np.ndarray | None:
 def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Sequence[str | Path]], split: str,
                   out_path: str | Path, per_class: int = 4) -> None:
     """QC picture: for one split, the middle aligned face of up to ``per_class`` clips per class
-    (rows: AN..SU), one panel per track side by side; grey tiles where a clip has no face."""
+    (rows: AN..SU, then "?" for unlabelled clips such as AFEW's test set), one panel per track side by
+    side; grey tiles where a clip has no face."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     by_track = {track: {Path(p).stem: p for p in paths} for track, paths in stacks.items()}
+    rows = list(CLASSES) + ([""] if any(r["split"] == split and not r["label"] for r in manifest) else [])
     clips = {label: [r["clip_id"] for r in manifest if r["split"] == split and r["label"] == label][:per_class]
-             for label in CLASSES}
-    figure, axes = plt.subplots(1, len(by_track), figsize=(len(by_track) * (0.9 * per_class + 0.8), 0.9 * len(CLASSES) + 0.8),
+             for label in rows}
+    figure, axes = plt.subplots(1, len(by_track), figsize=(len(by_track) * (0.9 * per_class + 0.8), 0.9 * len(rows) + 0.8),
                                 squeeze=False)
     for axis, (track, paths) in zip(axes[0], by_track.items()):
         tile = 64
-        canvas = np.full((tile * len(CLASSES), tile * per_class, 3), 128, dtype=np.uint8)
-        for row, label in enumerate(CLASSES):
+        canvas = np.full((tile * len(rows), tile * per_class, 3), 128, dtype=np.uint8)
+        for row, label in enumerate(rows):
             for column, clip in enumerate(clips[label]):
                 face = _middle_face(paths[clip]) if clip in paths else None
                 if face is not None:
@@ -92,7 +94,7 @@ def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Se
                     canvas[row * tile:(row + 1) * tile, column * tile:(column + 1) * tile] = cv2.resize(
                         face, (tile, tile), interpolation=cv2.INTER_AREA)
         axis.imshow(canvas)
-        axis.set_yticks([tile * (i + 0.5) for i in range(len(CLASSES))], list(CLASSES))
+        axis.set_yticks([tile * (i + 0.5) for i in range(len(rows))], [label or "?" for label in rows])
         axis.set_xticks([])
         axis.set_title(f"track {track}")
     n_clips = sum(len(v) for v in clips.values())
