@@ -24,7 +24,9 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "clip_id", "split", "label", "path", "dataset", "duration_s", "fps",
     "n_frames", "width", "height", "has_audio", "audio_path",
 )
-QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason")
+# split: the split the file would have had ("" where the adapter could not tell), so that a test
+# clip quarantined before the models still gets its row in the EmotiW submission table
+QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason", "split")
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASSES)
 PREDICTION_COLUMNS: tuple[str, ...] = (
     ("clip_id", "split", "label") + PROBABILITY_COLUMNS + ("status", "reason")

@@ -19,6 +19,17 @@ CLASS_NAMES: dict[str, str] = {
     "SU": "surprise",
 }
 N_CLASSES: int = len(CLASSES)
+# EmotiW submission (the organisers' "Submitting Results" page, 2014-2019): one `<clip id>.txt` per
+# test clip holding one of these emotion names, all zipped.
+EMOTIW_EMOTIONS: dict[str, str] = {
+    "AN": "Angry",
+    "DI": "Disgust",
+    "FE": "Fear",
+    "HA": "Happy",
+    "NE": "Neutral",
+    "SA": "Sad",
+    "SU": "Surprise",
+}
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # Section 2.1: video frames are extracted at 60 fps.

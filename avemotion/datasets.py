@@ -70,9 +70,11 @@ class Rejection:
     path: str
     reason: str
     stage: str = "dataset"
+    split: str = ""  # the split the file would have had, where known (probe rejections, AFEW folders)
 
     def row(self) -> dict[str, str]:
-        return {"clip_id": self.clip_id, "path": self.path, "stage": self.stage, "reason": self.reason}
+        return {"clip_id": self.clip_id, "path": self.path, "stage": self.stage, "reason": self.reason,
+                "split": self.split}
 
 
 def normalize_label(label: str) -> str | None:
@@ -212,7 +214,8 @@ def afew_candidates(root: Path, test_list: str = "") -> tuple[list[Candidate], l
             label = normalize_label(raw_label) if raw_label else ""
             listed.add(os.path.realpath(path))
             if label is None:
-                rejections.append(Rejection(clip_id, path, f"unknown label {raw_label!r} in AFEW test list"))
+                rejections.append(Rejection(clip_id, path, f"unknown label {raw_label!r} in AFEW test list",
+                                            split="test"))
             else:
                 candidates.append(Candidate(clip_id, path, label, "test", "afew"))
     for path in _video_files(root):
@@ -232,7 +235,7 @@ def afew_candidates(root: Path, test_list: str = "") -> tuple[list[Candidate], l
         if label is None:
             reason = (f"unknown AFEW emotion folder {folder_label!r}" if folder_label
                       else f"directly in {folders[position]}/, not in an emotion folder")
-            rejections.append(Rejection(clip_id, str(path), reason))
+            rejections.append(Rejection(clip_id, str(path), reason, split=split))
         else:
             candidates.append(Candidate(clip_id, str(path), label, split, "afew"))
     return candidates, rejections
@@ -416,7 +419,7 @@ def dataset_candidates(dataset: Mapping, demo_list: str = "results/demo_corpus/c
     for candidate in candidates:
         if candidate.clip_id in first_path:
             reason = f"duplicate clip id (also {first_path[candidate.clip_id]})"
-            rejections += [Rejection(candidate.clip_id, path, reason)
+            rejections += [Rejection(candidate.clip_id, path, reason, split=candidate.split)
                            for path in (candidate.path, candidate.audio_path) if path]
         else:
             first_path[candidate.clip_id] = candidate.path
@@ -473,7 +476,7 @@ def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: i
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for candidate, outcome in pool.map(probe_one, candidates):
             if isinstance(outcome, ClipProbeError):
-                rejections += [Rejection(candidate.clip_id, path, str(outcome), stage="probe")
+                rejections += [Rejection(candidate.clip_id, path, str(outcome), stage="probe", split=candidate.split)
                                for path in (candidate.path, candidate.audio_path) if path]
                 continue
             rows.append({

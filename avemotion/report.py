@@ -7,6 +7,10 @@ confusion matrices are 7 x 8, the last column counting those clips; the paper's 
 When the VGG-LSTMs were not initialised as in the paper (no VGG-Face weights, no FER-2013 step (a)),
 summary.md says so first.
 
+Unlabelled clips (AFEW's Test_AFEW/) are predicted but never scored: summary.md counts, per split,
+the clips, the labelled (scored) ones and the unlabelled (predicted only) ones, and lists the EmotiW
+submission (`avemotion.submission`: the fused test predictions, class counts, clips without one).
+
 Files written to `results/report/`: `summary.md`, `summary.tsv` (the side-by-side table),
 `clips.tsv`, `confusion_{model}.png`.
 """
@@ -37,6 +41,7 @@ from .constants import (
     PAPER_VAL_UAR,
 )
 from .fusion import fuse_probabilities, fused_classes, load_predictions
+from .submission import SUBMISSION_SPLIT
 from .metrics import (
     CONFUSION_COLUMNS,
     NO_PREDICTION_LABEL,
@@ -322,6 +327,76 @@ def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping
     return "\n".join(lines)
 
 
+@dataclass
+class SplitCounts:
+    """How many clips of a split the run predicted and how many of them it could score."""
+
+    split: str
+    n: int  # manifest clips of the split
+    labelled: int  # scored
+    unlabelled: int  # predicted only
+    unlabelled_predicted: int | None  # unlabelled clips with a fused prediction (None: no fused table)
+
+    def sentence(self) -> str:
+        text = (f"{self.split}: {self.n} clips, {self.labelled} labelled (scored), {self.unlabelled} unlabelled "
+                f"(predicted only")
+        if self.unlabelled and self.unlabelled_predicted is not None:
+            text += f"; {self.unlabelled_predicted} of them with a fused prediction"
+        return text + ")"
+
+
+def split_counts(manifest_rows: Sequence[Mapping[str, str]], fused_rows: Sequence[Mapping[str, object]] | None
+                 ) -> list[SplitCounts]:
+    """Per predicted split (val, test): manifest clips, labelled (scored) and unlabelled (predicted
+    only, never scored); with the fused rows, how many unlabelled clips have a fused prediction."""
+    fused_ok = None if fused_rows is None else {
+        str(row["clip_id"]) for row in fused_rows if row["status"] == STATUS_OK and row["probs"] is not None}
+    counts = []
+    for split in REPORT_SPLITS:
+        rows = [row for row in manifest_rows if row.get("split") == split]
+        unlabelled = [row["clip_id"] for row in rows if not row.get("label")]
+        counts.append(SplitCounts(
+            split=split, n=len(rows), labelled=len(rows) - len(unlabelled), unlabelled=len(unlabelled),
+            unlabelled_predicted=None if fused_ok is None else sum(1 for c in unlabelled if c in fused_ok)))
+    return counts
+
+
+def split_counts_section(counts: Sequence[SplitCounts]) -> list[str]:
+    lines = ["## Clips predicted and scored", ""]
+    lines += [f"- {c.sentence()}" for c in counts]
+    lines += ["", "Accuracy, UAR and the confusion matrices count the labelled clips only (their `n`). An "
+              "unlabelled clip (AFEW's Test_AFEW/, the challenge's test set) is predicted by every model and "
+              "the fusion (`clips.tsv`, the EmotiW submission) but never scored.", ""]
+    return lines
+
+
+def submission_section(table_path: str | os.PathLike, refit: bool) -> list[str]:
+    """The EmotiW submission (`avemotion.submission`): where it is, its class counts, the test clips
+    without a prediction and why."""
+    from .submission import SubmissionEntry, class_counts
+
+    rows = read_tsv(table_path)
+    entries = [SubmissionEntry(row["clip_id"], row["class"], row.get("label", ""), row.get("reason", ""))
+               for row in rows]
+    counts = class_counts(entries)
+    n_files = len(entries) - counts["no prediction"]
+    folder = Path(table_path).parent
+    lines = ["## EmotiW submission", ""]
+    lines.append(f"`{folder.name}/submission.zip` holds {n_files} `<clip_id>.txt` files (the emotion name) for the "
+                 f"{len(entries)} {SUBMISSION_SPLIT} clips, from the fused predictions"
+                 + (" of the models retrained on train+val (refit mode, paper 3.2)" if refit else "")
+                 + f"; `{folder.name}/predictions.tsv` lists every {SUBMISSION_SPLIT} clip. Rename the zip after "
+                 f"the team before sending it.")
+    lines += ["", markdown_table(["emotion", "clips"], [[name, count] for name, count in counts.items()]), ""]
+    missing = [[entry.clip_id, entry.reason] for entry in entries if not entry.predicted]
+    if missing:
+        shown = missing[:MAX_LISTED_QUARANTINED]
+        lines += [f"{len(missing)} {SUBMISSION_SPLIT} clips have no prediction and no `.txt` (the challenge counts "
+                  f"them as wrong)" + (f"; first {len(shown)} shown" if len(shown) < len(missing) else "") + ":", ""]
+        lines += [markdown_table(["clip", "reason"], shown), ""]
+    return lines
+
+
 def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, object]) -> str:
     """The sentence that opens summary.md when the VGG-LSTMs were not initialised as in the paper
     (section 2.1: VGG-Face weights, then FER-2013 step (a)); "" when they were. `vgg_lstm_init`
@@ -367,15 +442,20 @@ def build_report(
     seed: int = 0,
     vgg_lstm_init: Mapping[str, object] | None = None,
     paper_deviations: Sequence[str] = (),
+    submission_table_path: str | os.PathLike | None = None,
 ) -> dict[str, dict[str, SplitScores]]:
     """Write the whole report. `prediction_paths` lists the models in table order (fusion last);
     `vgg_lstm_init` (see `vgg_lstm_deviation`) says how the VGG-LSTMs were initialised;
     `paper_deviations` lists the run's settings that differ from the paper's
-    (`avemotion.config.paper_deviations`)."""
+    (`avemotion.config.paper_deviations`); `submission_table_path` is the EmotiW submission's
+    `predictions.tsv` (`avemotion.submission`), listed when given."""
     weights = json.loads(Path(weights_path).read_text())
     scores: dict[str, dict[str, SplitScores]] = {}
+    fused_rows = None
     for model, path in prediction_paths.items():
         rows = read_predictions(path)
+        if model == FUSION:
+            fused_rows = rows
         scores[model] = {}
         for split in REPORT_SPLITS:
             split_scores = score_split(model, split, rows, bootstrap_samples, seed)
@@ -404,15 +484,19 @@ def build_report(
 
     fuses_vgg_lstms = any(model.startswith("vgg_lstm") for model in prediction_paths)
     deviation = vgg_lstm_deviation(vgg_lstm_init) if vgg_lstm_init is not None and fuses_vgg_lstms else ""
+    extra_sections = split_counts_section(split_counts(read_tsv(manifest_path), fused_rows))
+    if submission_table_path is not None:
+        extra_sections += submission_section(submission_table_path, bool(weights.get("refit")))
     markdown = _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                                 deviation, paper_deviations)
+                                 deviation, paper_deviations, extra_sections)
     with atomic_output(summary_md_path) as tmp:
         tmp.write_text(markdown)
     return scores
 
 
 def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                      deviation: str, paper_deviations: Sequence[str] = ()) -> str:
+                      deviation: str, paper_deviations: Sequence[str] = (),
+                      extra_sections: Sequence[str] = ()) -> str:
     lines = ["# avemotion results", ""]
     if deviation:
         lines += [deviation, ""]
@@ -426,9 +510,9 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
         f"counts as wrong (a miss of its true class in the UAR); the fused network predicts a clip from the "
         f"models that saw it."
     )
-    lines += ["", *settings_section(paper_deviations), "## All models side by side", ""]
-    header = ["model", "val n", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
-              "test n", "test accuracy [95 % CI]", "test UAR [95 % CI]", "paper test acc", "paper test UAR",
+    lines += ["", *settings_section(paper_deviations), *extra_sections, "## All models side by side", ""]
+    header = ["model", "val n (scored)", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
+              "test n (scored)", "test accuracy [95 % CI]", "test UAR [95 % CI]", "paper test acc", "paper test UAR",
               "no prediction (val / test)"]
     rows = []
     for model, by_split in scores.items():

@@ -11,6 +11,7 @@ REPORT_STAGE_INDICES = {
     "audio": "results/audio/index.tsv",
 }
 REPORT_MODELS = list(config["fusion"]["models"]) + ["fusion"]
+REPORT_SUBMISSION = "results/submission/predictions.tsv"
 # How the VGG-LSTMs were initialised: summary.md opens with a warning when not as in paper 2.1.
 REPORT_VGG_LSTM_INIT = {
     key: config["models"]["vgg_lstm"][key]
@@ -29,6 +30,12 @@ rule report:
                 for stage, path in REPORT_STAGE_INDICES.items()
                 if path in FINAL_TARGETS
             }
+        ),
+        # the EmotiW submission's table, when rules/submission.smk is included
+        unpack(
+            lambda wildcards: {"submission": REPORT_SUBMISSION}
+            if "results/submission/submission.zip" in FINAL_TARGETS
+            else {}
         ),
         predictions=expand("results/predictions/{model}.tsv", model=REPORT_MODELS),
         weights="results/fusion/weights.json",

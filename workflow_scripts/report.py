@@ -23,4 +23,5 @@ build_report(
     seed=snakemake.params.report["seed"],
     vgg_lstm_init=snakemake.params.vgg_lstm_init,
     paper_deviations=snakemake.params.paper_deviations,
+    submission_table_path=snakemake.input.get("submission"),
 )
