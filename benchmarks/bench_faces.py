@@ -10,11 +10,11 @@ shows the frames stream.
 
     PYTHONPATH=. python benchmarks/bench_faces.py [--short-s 2] [--long-s 20] [--width 720 --height 576] [--quick]
 
-Bare loop ("bare a", "bare b"): on the long clip, what the stage cannot avoid, in one thread: decode
-with PyAV, the detector (MediaPipe FaceDetection on the frame brought to 384 px / dlib HOG at the
-stage's detect scale), the landmarks of the largest face (FaceMesh on a 2x crop / the 68-point
-predictor, once), and cv2.warpAffine to 224 px; no queue, HDF5, tracker or checks. stage/bare is
-stage fps / bare fps (target >= 0.9). Bare and stage runs alternate, the best of the repeats counts.
+Bare loop ("bare a", "bare b"): on the long clip, the stage's per-frame library calls alone, in one
+thread: decode with PyAV, the analyzer's detector, the landmarks of the largest face, the face check
+and cv2.warpAffine to 224 px; no reader thread, tracker, HDF5 or compression. stage/bare is stage
+fps / bare fps (target >= 0.9). Bare and stage runs alternate, the best of the repeats counts.
+Analyzers have config.yaml's settings (track A: MediaPipe, track B: dlib, detect_scale auto).
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def timeline_of(clip_id: str, n_frames: int):
 def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> None:
     """One measurement in this (fresh) process: 'decode', 'a' (MediaPipe), 'a/K' (detector every K
     frames) or 'b' (dlib)."""
-    from avemotion.faces import DlibFaces, MediaPipeFaces, extract_faces_from_video, iter_source_frames
+    from avemotion.faces import extract_faces_from_video, iter_source_frames
 
     timeline = timeline_of(Path(clip).stem, n_frames)
     load_s = 0.0
@@ -91,7 +91,7 @@ def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> 
         count = sum(1 for _ in iter_source_frames(clip, timeline.unique_frames))
     else:
         start = time.perf_counter()
-        analyzer = MediaPipeFaces() if task.startswith("a") else DlibFaces(detect_scale=0.5, upsample=0)
+        analyzer = config_analyzer(task[0])
         load_s = time.perf_counter() - start
         start = time.perf_counter()
         redetect_every = int(task.split("/")[1]) if "/" in task else 1
@@ -103,30 +103,27 @@ def measure(task: str, clip: str, n_frames: int, out_dir: str, result_queue) -> 
     result_queue.put({"task": task, "seconds": seconds, "load_s": load_s, "count": count, "peak_mb": peak_mb})
 
 
-def bare_loop(track: str, clip: str, wanted: np.ndarray, size: int = 224) -> tuple[float, int, float]:
-    """The library calls alone on the clip's wanted frames (see the module doc); returns (seconds,
-    faces, model load seconds). Settings as the stage's in this benchmark: MediaPipe full-range
-    detector, FaceMesh refined, 2x crop at <= 320 px; dlib HOG at detect scale 0.5, upsample 0."""
-    import av
-    import cv2
+def config_analyzer(track: str):
+    """The face analyzer config.yaml gives a method: track A's block (MediaPipe), track B's (dlib)."""
+    from avemotion.config import DEFAULT_CONFIG, load_config, track_settings
+    from avemotion.faces import make_analyzer
 
-    from avemotion.faces import eye_corner_template, similarity_transform
+    faces = load_config(DEFAULT_CONFIG)["faces"]
+    return make_analyzer(track_settings(faces, track)["method_settings"], faces["min_detection_confidence"])
+
+
+def bare_loop(track: str, clip: str, wanted: np.ndarray, size: int = 224) -> tuple[float, int, float]:
+    """The stage's per-frame library calls alone, in one thread, on the clip's wanted frames: decode
+    (PyAV), the analyzer's detect and landmarks on the largest face, the face check, cv2.warpAffine;
+    no reader thread, tracker, HDF5 or compression. Returns (seconds, faces, model load seconds)."""
+    import av
+
+    from avemotion.faces import align_face
+    from avemotion.faces.checks import FaceCheck
 
     start = time.perf_counter()
-    if track == "a":
-        import mediapipe as mp
-
-        detector = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
-    else:
-        import dlib
-
-        from avemotion.faces.dlib_faces import face_recognition_model_file
-
-        detector = dlib.get_frontal_face_detector()
-        predictor = dlib.shape_predictor(str(face_recognition_model_file("shape_predictor_68_face_landmarks.dat")))
+    analyzer, check = config_analyzer(track), FaceCheck()
     load_s = time.perf_counter() - start
-    target = eye_corner_template(size)
     wanted_set = set(int(i) for i in wanted)
     count = 0
     start = time.perf_counter()
@@ -137,45 +134,18 @@ def bare_loop(track: str, clip: str, wanted: np.ndarray, size: int = 224) -> tup
             if index not in wanted_set:
                 continue
             rgb = frame.to_ndarray(format="rgb24")
-            height, width = rgb.shape[:2]
-            corners = None
-            if track == "a":
-                shrink = min(1.0, 384 / max(height, width))
-                small = cv2.resize(rgb, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA)
-                found = detector.process(small).detections or []
-                if found:
-                    box = max((d.location_data.relative_bounding_box for d in found), key=lambda b: b.width * b.height)
-                    x0, y0, bw, bh = box.xmin * width, box.ymin * height, box.width * width, box.height * height
-                    side = 2.0 * max(bw, bh, 1.0)
-                    pixels = int(min(320, max(64, round(side))))
-                    scale = pixels / side
-                    to_crop = np.array([[scale, 0, pixels / 2 - scale * (x0 + bw / 2)],
-                                        [0, scale, pixels / 2 - scale * (y0 + bh / 2)]])
-                    crop = cv2.warpAffine(rgb, to_crop, (pixels, pixels),
-                                          flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-                    result = mesh.process(crop)
-                    if result.multi_face_landmarks:
-                        points = result.multi_face_landmarks[0].landmark
-                        corners = (np.array([(points[i].x, points[i].y) for i in (33, 133, 362, 263)]) * pixels
-                                   - to_crop[:, 2]) / scale
-            else:
-                small = cv2.resize(rgb, (round(width * 0.5), round(height * 0.5)), interpolation=cv2.INTER_AREA)
-                grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-                rects, _, _ = detector.run(grey, 0, 0.0)
-                if rects:
-                    r = max(rects, key=lambda r: r.width() * r.height())
-                    rect = dlib.rectangle(int(r.left() / 0.5), int(r.top() / 0.5), int(r.right() / 0.5),
-                                          int(r.bottom() / 0.5))
-                    shape = predictor(rgb, rect)
-                    corners = np.array([(shape.part(i).x, shape.part(i).y) for i in (36, 39, 42, 45)], dtype=np.float64)
-            if corners is not None:
-                cv2.warpAffine(rgb, similarity_transform(corners, target), (size, size), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
-                count += 1
+            detections = analyzer.detect(rgb)
+            if not detections:
+                continue
+            subject = max(detections, key=lambda d: d.area)
+            found = analyzer.landmarks(rgb, subject)
+            if found is None or check.problem(rgb, found, subject, analyzer.method) is not None:
+                continue
+            align_face(rgb, found.eye_corners, size)
+            count += 1
     seconds = time.perf_counter() - start
-    if track == "a":
-        detector.close()
-        mesh.close()
+    analyzer.close()
+    check.close()
     return seconds, count, load_s
 
 
@@ -183,14 +153,13 @@ def scene_set(names: list[str] | None, result_queue) -> None:
     """Measure both tracks on the real-photo scenes (in this fresh process); puts (summary lines, table)."""
     sys.path.insert(0, str(TESTS))
     import face_scenes
-    from avemotion.faces import DlibFaces, MediaPipeFaces
 
     with tempfile.TemporaryDirectory() as tmp:
         scenes = face_scenes.build_scenes(Path(tmp) / "clips", names)
         measurements = []
         lines = []
         for track in ("a", "b"):
-            analyzer = MediaPipeFaces() if track == "a" else DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)
+            analyzer = config_analyzer(track)
             start = time.perf_counter()
             done = [face_scenes.measure(scene, analyzer, tmp) for scene in scenes]
             seconds = time.perf_counter() - start
@@ -263,7 +232,7 @@ def main() -> None:
             if name == "long":
                 long_results = (n_frames, results)
             decode_s = results["decode"]["seconds"]
-            for task, label in (("decode", "decode"), ("a", "A every"), ("a/4", "A 1-in-4"), ("b", "B dlib 0.5")):
+            for task, label in (("decode", "decode"), ("a", "A every"), ("a/4", "A 1-in-4"), ("b", "B dlib")):
                 r = results[task]
                 faces = "" if task == "decode" else str(r["count"])
                 print(f"{name:>6} {n_frames:>6} {label:>10} {r['seconds']:>8.2f} {n_frames / r['seconds']:>7.1f} "
@@ -271,11 +240,11 @@ def main() -> None:
         print("\n/decode: face-stage time divided by the pure decode time of the same clip, same run "
               "(target for track A: <= 1.5);\nA every: MediaPipe detector on every frame; A 1-in-4: detector on every 4th frame, "
               "landmarks followed in between (config faces.redetect_every: 4);\n"
-              "load s: model loading, once per job, not in 'seconds'; B dlib 0.5: HOG on the frame at half size.")
+              "load s: model loading, once per job, not in 'seconds'; B dlib: detect_scale auto (HOG on the full frame, finer where it misses).")
         n_long, results = long_results
         print(f"\nstage vs bare loop of the same library calls, long clip ({n_long} frames):")
         print(f"{'track':>10} {'stage fps':>9} {'bare fps':>9} {'stage/bare':>10} {'faces':>11}")
-        for track, label in (("a", "A every"), ("b", "B dlib 0.5")):
+        for track, label in (("a", "A every"), ("b", "B dlib")):
             stage, bare = results[track], results[f"bare-{track}"]
             print(f"{label:>10} {n_long / stage['seconds']:>9.1f} {n_long / bare['seconds']:>9.1f} "
                   f"{bare['seconds'] / stage['seconds']:>10.2f} {stage['count']:>5}/{bare['count']:<5}")
@@ -288,7 +257,7 @@ def main() -> None:
         lines, table = result_queue.get()
         process.join()
         print(f"\nreal-photo scene set (tests/face_scenes.py, {len(names) if names else 'all'} scenes, 224-px crops; "
-              "track A MediaPipeFaces(), track B DlibFaces(detect_scale=1.0, upsample=0, min_score=0.0)):")
+              "both with config.yaml's settings, as the stage runs them):")
         print("\n".join(lines))
         print("spread: largest distance of a crop's re-found eye corners from the scene's mean; error: re-found by the "
               "other track's landmarker, its constant offset on the upright photos removed; per scene:")

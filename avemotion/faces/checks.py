@@ -104,10 +104,12 @@ class FaceCheck:
                 best = max(best, float(face.score[0]) if face.score else 0.0)
         return best
 
-    def problem(self, rgb: np.ndarray, found: FaceLandmarks, detection: Detection, method: str) -> str | None:
-        """Why this detection is not taken as a face (None: it is one)."""
+    def problem(self, rgb: np.ndarray, found: FaceLandmarks, detection: Detection, method: str,
+                appearance: bool = True) -> str | None:
+        """Why this detection is not taken as a face (None: it is one). ``appearance`` False: the
+        landmark geometry only (a face that continues a checked subject in place)."""
         problem = geometry_problem(found, detection, method)
-        if problem is not None or self._detector is None:
+        if problem is not None or self._detector is None or not appearance:
             return problem
         score = self.appearance_score(rgb, detection.box)
         if score < self.min_score:

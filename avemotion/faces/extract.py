@@ -107,7 +107,7 @@ def choose_subject(rgb, candidates: list[Detection], analyzer: FaceAnalyzer, tra
         found = analyzer.landmarks(rgb, candidate)
         if found is None:
             continue
-        problem = check.problem(rgb, found, candidate, analyzer.method)
+        problem = check.problem(rgb, found, candidate, analyzer.method, appearance=not tracker.continues(candidate))
         if problem is not None:
             rejected[problem.split(" ", 1)[0]] += 1
             continue

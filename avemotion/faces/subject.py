@@ -60,6 +60,12 @@ class SubjectTracker:
 
         return sorted(detections, key=merit, reverse=True)
 
+    def continues(self, detection: Detection, min_overlap: float = 0.5) -> bool:
+        """The subject, found in the previous frame, is still in place (its appearance was checked
+        when the track took it: an object this much on top of it is the same one)."""
+        return (self.previous_box is not None and self.frames_since_seen == 0
+                and box_iou(detection.box, self.previous_box) >= min_overlap)
+
     def accept(self, detection: Detection) -> bool:
         """Take this (checked) face as the subject of the current frame, unless it is a jump."""
         box = detection.box
