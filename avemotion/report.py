@@ -376,14 +376,17 @@ def submission_section(table_path: str | os.PathLike, refit: bool) -> list[str]:
     from .submission import SubmissionEntry, class_counts
 
     rows = read_tsv(table_path)
-    entries = [SubmissionEntry(row["clip_id"], row["class"], row.get("label", ""), row.get("reason", ""))
-               for row in rows]
+    entries = [SubmissionEntry(row["clip_id"], row["class"], row.get("label", ""), row.get("reason", ""),
+                               row.get("quarantined_at", "")) for row in rows]
+    n_quarantined = sum(1 for entry in entries if entry.quarantined_at)
     counts = class_counts(entries)
     n_files = len(entries) - counts["no prediction"]
     folder = Path(table_path).parent
     lines = ["## EmotiW submission", ""]
     lines.append(f"`{folder.name}/submission.zip` holds {n_files} `<clip_id>.txt` files (the emotion name) for the "
-                 f"{len(entries)} {SUBMISSION_SPLIT} clips, from the fused predictions"
+                 f"{len(entries)} {SUBMISSION_SPLIT} clips"
+                 + (f" ({n_quarantined} of them quarantined before the models, `quarantine.tsv`)" if n_quarantined else "")
+                 + ", from the fused predictions"
                  + (" of the models retrained on train+val (refit mode, paper 3.2)" if refit else "")
                  + f"; `{folder.name}/predictions.tsv` lists every {SUBMISSION_SPLIT} clip. Rename the zip after "
                  f"the team before sending it.")

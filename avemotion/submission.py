@@ -31,7 +31,9 @@ from .metrics import predicted_index
 log = logging.getLogger(__name__)
 
 SUBMISSION_SPLIT = "test"
-SUBMISSION_COLUMNS: tuple[str, ...] = ("clip_id", "predicted", "emotion", "class", "file", "label", "reason")
+SUBMISSION_COLUMNS: tuple[str, ...] = (
+    "clip_id", "predicted", "emotion", "class", "file", "label", "quarantined_at", "reason",
+)
 # Zip members get this timestamp (the earliest a zip can store): reruns give identical archives.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -44,6 +46,7 @@ class SubmissionEntry:
     class_code: str  # AN ... SU; "" without a prediction
     label: str  # the true class where the clip is labelled, else ""
     reason: str  # why there is no prediction, or which models the fusion left out; "" otherwise
+    quarantined_at: str = ""  # the stage of quarantine.tsv (dataset, probe) that kept it from the models
 
     @property
     def predicted(self) -> bool:
@@ -59,7 +62,8 @@ class SubmissionEntry:
 
     def row(self) -> dict[str, object]:
         return {"clip_id": self.clip_id, "predicted": self.predicted, "emotion": self.emotion,
-                "class": self.class_code, "file": self.file_name, "label": self.label, "reason": self.reason}
+                "class": self.class_code, "file": self.file_name, "label": self.label,
+                "quarantined_at": self.quarantined_at, "reason": self.reason}
 
 
 def emotion_name(class_code: str) -> str:
@@ -96,8 +100,8 @@ def submission_entries(fused_rows: Sequence[Mapping[str, object]], manifest_rows
         if rejected.get("split", "") != SUBMISSION_SPLIT or clip_id in entries:
             continue
         stage = rejected.get("stage", "") or "probe"
-        entries[clip_id] = SubmissionEntry(clip_id, "", "", f"quarantined at {stage}: {rejected.get('reason', '')} "
-                                                            f"({rejected.get('path', '')})")
+        reason = f"quarantined at {stage}: {rejected.get('reason', '')} ({rejected.get('path', '')})"
+        entries[clip_id] = SubmissionEntry(clip_id, "", "", reason, quarantined_at=stage)
     extra = sorted(set(fused) - set(entries))
     if extra:
         log.warning("%d fused test clips are not in the manifest and are left out: %s", len(extra), extra[:5])

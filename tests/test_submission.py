@@ -68,6 +68,7 @@ def test_every_test_clip_gets_an_entry_with_its_emotion_or_the_reason():
     assert entries["t3"].reason.startswith("clip t3: no fused model can see this clip")
     assert entries["t4"].reason == "clip t4: not in the fused predictions"
     assert entries["t5"].reason == "quarantined at probe: zero-byte file (Test_AFEW/t5.avi)"
+    assert entries["t5"].quarantined_at == "probe" and entries["t3"].quarantined_at == ""
     assert entries["t6"].reason.startswith("quarantined at probe: audio file t6.wav")
     counts = class_counts(list(entries.values()))
     assert list(counts) == ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise", "no prediction"]
@@ -150,6 +151,7 @@ def test_build_submission_from_the_fused_predictions(tmp_path, refit):
         assert by_clip[clip_id]["emotion"] == "" and by_clip[clip_id]["reason"]
     assert "no fused model can see this clip" in by_clip["t2"]["reason"]
     assert by_clip["t9"]["reason"] == "quarantined at probe: zero-byte file (Test_AFEW/t9.avi)"
+    assert (by_clip["t9"]["quarantined_at"], by_clip["t2"]["quarantined_at"]) == ("probe", "")
 
 
 def test_report_lists_the_submission_and_unlabelled_clips_as_predicted_not_scored(tmp_path):
@@ -169,7 +171,7 @@ def test_report_lists_the_submission_and_unlabelled_clips_as_predicted_not_score
     assert all("test" not in by_split for by_split in scores.values())  # nothing scored on test
     section = markdown.split("## EmotiW submission")[1].split("\n## ")[0]
     assert "`submission/submission.zip` holds 2 `<clip_id>.txt` files" in section
-    assert "for the 4 test clips" in section and "refit mode" in section
+    assert "for the 4 test clips (1 of them quarantined before the models" in section and "refit mode" in section
     assert "| Disgust | 1 |" in section and "| Happy | 1 |" in section and "| no prediction | 2 |" in section
     assert "| t9 | quarantined at probe: zero-byte file" in section
     clips = {row["clip_id"]: row for row in read_tsv(report / "clips.tsv")}
