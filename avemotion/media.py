@@ -37,14 +37,8 @@ class ClipInfo:
 MIN_PRESENT_FRAME_FRACTION = 0.9
 
 
-def probe_clip(path: str | os.PathLike, require_audio: bool = True,
-               min_audio_s: float = SHORT_TERM_WINDOW_S) -> ClipInfo:
-    """Probe a clip by demuxing every packet and decoding its first video frame.
-
-    Raises ClipProbeError with a specific reason for: missing or zero-byte files, files that cannot
-    be opened or demuxed, no video stream, no decodable video frame, zero duration, truncation,
-    no audio stream (when required) and audio shorter than one 100-ms window (paper 2.3).
-    """
+def open_media(path: str | os.PathLike):
+    """The file opened with PyAV; ClipProbeError for a missing, empty or unreadable file."""
     import av
 
     path = Path(path)
@@ -53,10 +47,20 @@ def probe_clip(path: str | os.PathLike, require_audio: bool = True,
     if path.stat().st_size == 0:
         raise ClipProbeError("zero-byte file")
     try:
-        container = av.open(str(path))
+        return av.open(str(path))
     except Exception as error:  # PyAV raises several FFmpeg error types
         raise ClipProbeError(f"cannot open as a media file ({type(error).__name__}: {error})") from None
-    with container:
+
+
+def probe_clip(path: str | os.PathLike, require_audio: bool = True,
+               min_audio_s: float = SHORT_TERM_WINDOW_S) -> ClipInfo:
+    """Probe a clip by demuxing every packet and decoding its first video frame.
+
+    Raises ClipProbeError with a specific reason for: missing or zero-byte files, files that cannot
+    be opened or demuxed, no video stream, no decodable video frame, zero duration, truncation,
+    no audio stream (when required) and audio shorter than one 100-ms window (paper 2.3).
+    """
+    with open_media(path) as container:
         if not container.streams.video:
             raise ClipProbeError("no video stream")
         video = container.streams.video[0]
@@ -117,18 +121,7 @@ def probe_audio(path: str | os.PathLike, min_audio_s: float = SHORT_TERM_WINDOW_
     """Probe an audio-only file (a RAVDESS 03 or CREMA-D AudioWAV .wav paired with a video): demux
     every packet and return its duration in seconds. Raises ClipProbeError for a missing, empty or
     unreadable file, no audio stream, or audio shorter than `min_audio_s`."""
-    import av
-
-    path = Path(path)
-    if not path.is_file():
-        raise ClipProbeError("file not found")
-    if path.stat().st_size == 0:
-        raise ClipProbeError("zero-byte file")
-    try:
-        container = av.open(str(path))
-    except Exception as error:
-        raise ClipProbeError(f"cannot open as a media file ({type(error).__name__}: {error})") from None
-    with container:
+    with open_media(path) as container:
         if not container.streams.audio:
             raise ClipProbeError("no audio stream")
         audio = container.streams.audio[0]
