@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from .logs import filter_native_stderr
+
 
 def _load_block(configfile: str, block: str) -> dict:
     return yaml.safe_load(Path(configfile).read_text())[block]
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    filter_native_stderr()  # MediaPipe's start-up lines: debug level, not the user's terminal
     args = build_parser().parse_args(argv)
     return args.handler(args)
 
