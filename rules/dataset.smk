@@ -11,7 +11,7 @@ rule demo_corpus:
     params:
         demo=config["demo"],
     conda:
-        "../envs/core.yaml"
+        "../envs/demo.yaml"
     threads: 2
     resources:
         mem_mb=2000,
