@@ -61,6 +61,12 @@ def filter_native_stderr() -> None:
     atexit.register(restore_native_stderr)
 
 
+def real_stderr_fd() -> int:
+    """The process's real stderr: fd 2, or the copy of it kept while :func:`filter_native_stderr`
+    routes fd 2 through its pipe (so that training's progress bar can tell a terminal)."""
+    return _native_filter.get("real_stderr", 2)
+
+
 def restore_native_stderr() -> None:
     """Give file descriptor 2 back to the real stderr, after passing on what is still in the pipe."""
     if not _native_filter:

@@ -209,7 +209,7 @@ def train_vgg_lstm(manifest: str | Path, face_files: Sequence[str | Path], outpu
               lambda m, lr: vgg_param_groups(m, lr, m.head, head_multiplier)),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
-    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
+    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps, outputs.train_log)
 
     trained = TrainedModel(name, VGG_LSTM, result.model, config, result.device)
     return finish(name, result, clips, train_splits, trained, outputs, {"config": config})
@@ -235,7 +235,7 @@ def train_audio_lstm(manifest: str | Path, sequence_files: Sequence[str | Path],
                     int(config["iterations"]), int(config["batch_size"]), Solver.from_config(config),
                     collate_fn=data.collate_padded)]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
-    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
+    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps, outputs.train_log)
 
     trained = TrainedModel(name, AUDIO_LSTM, result.model, config, result.device, {"mean": mean, "std": std})
     return finish(name, result, clips, train_splits, trained, outputs,
@@ -275,7 +275,7 @@ def train_inception_lstm(manifest: str | Path, map_files: Sequence[str | Path], 
               int(config["sequence_batch_size"]), Solver.from_config(config)),
     ]
     run_id = fingerprint([name, config, training_config, list(train_splits), [c.clip_id for c in train]])
-    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps)
+    result = run_stages(stages, settings, outputs.resume, run_id, stop_after_steps, outputs.train_log)
 
     trained = TrainedModel(name, INCEPTION_LSTM, result.model, config, result.device,
                            {"mean": scale[0], "std": scale[1]})

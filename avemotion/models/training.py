@@ -8,6 +8,11 @@ after step k and restarted continues exactly as an uninterrupted run would (test
 Checkpoints go to `resume.pt` beside the final checkpoint every `checkpoint_every` steps (temporary
 file + rename) and carry a fingerprint of the settings and training clips: a resume file written
 under other settings is ignored, never silently continued.
+
+Progress (issue 15 item 4): every stage logs step, loss, learning rate, steps/s and ETA every
+`PROGRESS_EVERY_S` seconds or `PROGRESS_EVERY_STEPS` steps, whichever comes first (and at its first
+and last step), shows a tqdm bar when stderr is a terminal, and appends each step's row to
+train_log.csv as it goes (flushed), so a killed job leaves its curve so far.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import hashlib
 import json
 import logging
 import math
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -30,6 +37,10 @@ from ..artifacts import atomic_output
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("stage", "step", "lr", "loss", "accuracy")
+# A progress line at least this often (seconds) and at least every this many steps (not config keys:
+# changing them must not retrain, as a change of params would).
+PROGRESS_EVERY_S = 30.0
+PROGRESS_EVERY_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -246,6 +257,93 @@ def train_step(stage: Stage, model: nn.Module, optimizer: torch.optim.Optimizer,
     return float(loss.item()), (logits.argmax(1) == targets).float().mean().item()
 
 
+class LiveTrainLog:
+    """train_log.csv written as training goes: the header and the rows a resumed run starts from,
+    then one row per step, each appended and closed at once (so it is on disk whatever happens to
+    the job next). The finished model rewrites it whole (`outputs.write_train_log`, atomically)."""
+
+    def __init__(self, path: str | os.PathLike, rows: Sequence[Mapping]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write("w", rows, header=True)
+
+    def append(self, row: Mapping) -> None:
+        self._write("a", [row])
+
+    def _write(self, mode: str, rows: Sequence[Mapping], header: bool = False) -> None:
+        import csv
+
+        with open(self.path, mode, newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(LOG_COLUMNS), lineterminator="\n")
+            if header:
+                writer.writeheader()
+            writer.writerows(rows)
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def terminal_stderr():
+    """The terminal behind stderr, or None: also when `avemotion.logs` routes fd 2 through its
+    noise filter (workflow scripts), the bar goes to the terminal the job was started from."""
+    from ..logs import real_stderr_fd
+
+    fd = real_stderr_fd()
+    if not os.isatty(fd):
+        return None
+    return os.fdopen(os.dup(fd), "w", buffering=1)
+
+
+class StageProgress:
+    """Progress of one stage from step `first` to `total`: log lines (step, mean loss since the last
+    line, learning rate, steps/s over this run of the stage, ETA) every `every_s` seconds or
+    `every_steps` steps, whichever comes first, and a tqdm bar on a terminal."""
+
+    def __init__(self, name: str, first: int, total: int, every_s: float | None = None,
+                 every_steps: int | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.first, self.total, self.clock = name, first, total, clock
+        self.every_s = PROGRESS_EVERY_S if every_s is None else every_s
+        self.every_steps = PROGRESS_EVERY_STEPS if every_steps is None else every_steps
+        self.start = self.last_time = clock()
+        self.last_step = first
+        self.losses: list[float] = []
+        self.bar = None
+        stream = terminal_stderr()
+        if stream is not None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=first, desc=f"stage {name}", unit="step", file=stream,
+                            dynamic_ncols=True, leave=True)
+
+    def update(self, step: int, loss: float, lr: float) -> None:
+        """After optimisation step `step` (0-based) has run."""
+        self.losses.append(loss)
+        done = step + 1
+        now = self.clock()
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", refresh=False)
+        if (done == self.first + 1 or done == self.total or now - self.last_time >= self.every_s
+                or done - self.last_step >= self.every_steps):
+            elapsed = now - self.start
+            rate = (done - self.first) / elapsed if elapsed > 0 else float("inf")
+            eta = (self.total - done) / rate if rate > 0 else float("inf")
+            log.info("stage %s: step %d/%d, loss %.4f, lr %.3g, %.2f steps/s, ETA %s", self.name, done, self.total,
+                     sum(self.losses) / len(self.losses), lr, rate, format_duration(eta))
+            self.losses, self.last_time, self.last_step = [], now, done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar.fp.close()
+            self.bar = None
+
+
 @dataclass
 class TrainResult:
     model: nn.Module
@@ -254,11 +352,12 @@ class TrainResult:
 
 
 def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Path, run_fingerprint: str,
-               stop_after_steps: int | None = None) -> TrainResult:
+               stop_after_steps: int | None = None, train_log: str | os.PathLike | None = None) -> TrainResult:
     """Train the stages in order, resuming from `resume_path` when it matches `run_fingerprint`.
 
-    `stop_after_steps` (tests only) stops the whole run after that many optimisation steps in this
-    call, after writing a checkpoint, as a killed job would leave it.
+    `train_log`: train_log.csv, appended step by step (it starts with the rows of the checkpoint a
+    resumed run continues from). `stop_after_steps` (tests only) stops the whole run after that many
+    optimisation steps in this call, after writing a checkpoint, as a killed job would leave it.
     """
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -267,6 +366,7 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
     state = load_resume(resume_path, run_fingerprint)
     start_stage, start_step = (state["stage_index"], state["step"]) if state else (0, 0)
     log_rows: list[dict] = list(state["log"]) if state else []
+    live_log = LiveTrainLog(train_log, log_rows) if train_log is not None else None
     steps_done = 0
     model: nn.Module | None = None
     for stage_index, stage in enumerate(stages):
@@ -289,13 +389,18 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
                  len(stage.dataset), device)
         model.train()
         loss_fn = nn.CrossEntropyLoss()
+        progress = StageProgress(stage.name, first, stage.iterations)
         step = first
         for batch in make_loader(stage, settings, stage_index, first, device):
             inputs, targets = to_device(batch[0], device), to_device(batch[1], device)
             lr = stage.lr_at(step)
             torch.manual_seed(step_seed(settings.seed, stage_index, step))
             loss, accuracy = train_step(stage, model, optimizer, loss_fn, inputs, targets, lr, device)
-            log_rows.append({"stage": stage.name, "step": step, "lr": lr, "loss": loss, "accuracy": accuracy})
+            row = {"stage": stage.name, "step": step, "lr": lr, "loss": loss, "accuracy": accuracy}
+            log_rows.append(row)
+            if live_log is not None:
+                live_log.append(row)
+            progress.update(step, loss, lr)
             step += 1
             steps_done += 1
             finished_stage = step == stage.iterations
@@ -309,7 +414,9 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
                     "log": log_rows,
                 })
             if interrupted:
+                progress.close()
                 raise TrainingInterrupted(step)
+        progress.close()
     model.eval()
     return TrainResult(model=model, log_rows=log_rows, device=device)
 
