@@ -1,11 +1,14 @@
 # avemotion: hybrid audio-video emotion recognition (EmotiW 2017) as a Snakemake workflow.
 # Table of contents only; every stage lives in rules/, every input function in rules/common.smk.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml of the working directory when it has one (snakemake --directory DIR), else the workflow's
+configfile: "config.yaml" if os.path.exists("config.yaml") else os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "report/workflow.rst"
