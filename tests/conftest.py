@@ -17,6 +17,29 @@ from avemotion.config import load_config
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
+# Per-test time limits (pytest-timeout; a test's own @pytest.mark.timeout wins): a hung Snakemake or
+# SLURM run fails its test instead of stalling the suite. A slow test's limit includes the setup of
+# the fixtures it is the first to ask for (the shared demo run: ~10 min on 2 cores); the SLURM test
+# may first install and start the cluster (up to 15 min) before its 30-min run.
+TIMEOUT_S = {"slurm": 5400, "slow": 3600}
+FAST_TIMEOUT_S = 300
+
+
+def timeout_for(markers: set[str]) -> int:
+    return next((seconds for marker, seconds in TIMEOUT_S.items() if marker in markers), FAST_TIMEOUT_S)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("timeout"):
+        raise pytest.UsageError("pytest-timeout is not installed: run `bash setup.sh` (requirements.txt pins it); "
+                                "without it a hung Snakemake or SLURM run would stall the suite")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(timeout_for({marker.name for marker in item.iter_markers()})))
+
 
 def tiny_config() -> dict:
     return load_config(REPO / "tests" / "tiny_config.yaml")

@@ -39,8 +39,7 @@ PAPER_LENGTHS_MS = (90, 500, 1000, 1234, 1550, 4000)  # 1234: not a multiple of 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     """Real speech: espeak-ng at 22.05 kHz resampled to 16 kHz mono PCM16 (> 4 s)."""
-    if not Path(ESPEAK).exists():
-        pytest.skip("espeak-ng is not installed (setup.sh installs it)")
+    assert Path(ESPEAK).exists(), f"{ESPEAK} is missing: setup.sh installs espeak-ng (apt)"
     wav = tmp_path_factory.mktemp("espeak") / "speech22k.wav"
     subprocess.run([ESPEAK, "-w", str(wav), "-s", "150", SENTENCE], capture_output=True, check=True)
     rate, samples = wavfile.read(wav)

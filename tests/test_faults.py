@@ -4,6 +4,7 @@ use, and the rerun finishes; a training job killed mid-way resumes from its last
 cluster job cancelled with scancel is retried: tests/test_slurm.py.)"""
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -96,8 +97,7 @@ def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: p
     """The models stage writes results/models/{model}/resume.pt every `checkpoint_every` steps (not a
     declared output, so Snakemake keeps it when it reruns the job) and logs each training stage as
     "stage NAME: steps FIRST..LAST": a resumed job starts a stage at FIRST > 0."""
-    if TRAINING_RULE not in workflow_rules():
-        pytest.skip(f"rule {TRAINING_RULE} not in the workflow yet")
+    assert TRAINING_RULE in workflow_rules(), f"rule {TRAINING_RULE} is not in the workflow (renamed?)"
     demo_run: DemoRun = request.getfixturevalue("demo_run")
     workdir = tmp_path / "run"
     shutil.copytree(demo_run.workdir, workdir, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
@@ -112,10 +112,22 @@ def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: p
                               f"results/predictions/{TRAINING_RULE}.tsv", configfile=configfile)
     if not kill_when(process, checkpoint_written, timeout=900):
         pytest.fail(f"{TRAINING_RULE} finished or failed before writing a checkpoint it could resume from")
+    # the killed job left its curve so far: train_log.csv is appended step by step
+    killed_rows = list(csv.DictReader((model_dir / "train_log.csv").read_text().splitlines()))
+    assert killed_rows and [int(r["step"]) for r in killed_rows] == list(range(len(killed_rows))), killed_rows[:3]
     run_snakemake(workdir, "--unlock", configfile=configfile)
     run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", f"results/predictions/{TRAINING_RULE}.tsv",
                   configfile=configfile)
     log_text = (workdir / "results" / "logs" / TRAINING_RULE / "train.log").read_text()
-    first_steps = [int(first) for first in re.findall(r"stage \S+: steps (\d+)\.\.", log_text)]
-    assert any(first > 0 for first in first_steps), f"the rerun started from scratch:\n{log_text[-2000:]}"
+    # "stage NAME: steps FIRST..LAST" per stage the rerun trained: the first at FIRST > 0 (its steps
+    # before the checkpoint and every earlier stage's did not run again), any later one from 0
+    starts = [(name, int(first)) for name, first in re.findall(r"stage (\S+): steps (\d+)\.\.", log_text)]
+    assert starts and starts[0][1] > 0, f"the rerun started from scratch:\n{log_text[-2000:]}"
+    assert all(first == 0 for _, first in starts[1:]), starts
+    # the steps after the checkpoint ran: the finished curve has every step of every stage once
+    vgg = demo_run.config["models"]["vgg_lstm"]
+    iterations = {"frames": vgg["frame_iterations"], "sequences": vgg["sequence_iterations"]}
+    rows = list(csv.DictReader((model_dir / "train_log.csv").read_text().splitlines()))
+    assert [(r["stage"], int(r["step"])) for r in rows] == [
+        (stage, step) for stage, n in iterations.items() for step in range(n)]
     assert not (model_dir / "resume.pt").exists() and (model_dir / "checkpoint.pt").exists()

@@ -18,6 +18,7 @@ from avemotion.models import data, synthetic
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
 from avemotion.models.svm import cv_folds
+from avemotion.models import training
 from avemotion.models.training import learning_rate
 from avemotion.models.vgg import VGG16, VGG_FACE_KEYS, VGGLSTM, load_vgg_face_weights, vgg_param_groups
 from conftest import model_outputs
@@ -258,6 +259,33 @@ def assert_same_run(left: Path, right: Path, name: str) -> None:
     assert (left / "predictions" / f"{name}.tsv").read_text() == (right / "predictions" / f"{name}.tsv").read_text()
 
 
+@pytest.fixture
+def steps_run(monkeypatch) -> list[str]:
+    """The stage of every optimisation step run from now on, in order (a spy on `train_step`).
+    Training is deterministic, so a resumed run that started over would end with the same weights:
+    only counting the steps it ran shows that it continued from the checkpoint."""
+    calls: list[str] = []
+    real_train_step = training.train_step
+
+    def spy(stage, *args, **kwargs):
+        calls.append(stage.name)
+        return real_train_step(stage, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_step", spy)
+    return calls
+
+
+def steps_before_and_after(stages: dict[str, int], done: int) -> tuple[list[str], list[str]]:
+    """The steps (by stage) of a run of `stages` before and after its first `done` steps."""
+    before, after = [], []
+    for name, iterations in stages.items():
+        ran = min(iterations, done)
+        done -= ran
+        before += [name] * ran
+        after += [name] * (iterations - ran)
+    return before, after
+
+
 def write_fer_csv(path: Path, n: int = 14) -> Path:
     rng = np.random.default_rng(0)
     with open(path, "w", newline="") as handle:
@@ -270,39 +298,48 @@ def write_fer_csv(path: Path, n: int = 14) -> Path:
 
 # stop inside step (a) FER-2013, inside (b) faces, inside (c) sequences after the stage boundaries
 @pytest.mark.parametrize("stop_after", [2, 5, 9])
-def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after):
+def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after, steps_run):
     fer = write_fer_csv(tmp_path / "fer2013.csv")
     config = models_config({"vgg_lstm": dict(TINY_VGG, fer2013_csv=str(fer), fer_iterations=3)})
     args = (corpus["manifest"][0], corpus["faces"])
     train_vgg_lstm(*args, model_outputs(tmp_path / "full", "vgg_lstm_a"), config["vgg_lstm"], config["training"])
+    before, after = steps_before_and_after({"fer2013": 3, "frames": 4, "sequences": 4}, stop_after)
     resumed = tmp_path / "resumed"
+    steps_run.clear()
     with pytest.raises(RuntimeError):
         train_vgg_lstm(*args, model_outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"],
                        stop_after_steps=stop_after)
+    assert steps_run == before
     assert (resumed / "models" / "vgg_lstm_a" / "resume.pt").exists()
     assert not (resumed / "models" / "vgg_lstm_a" / "checkpoint.pt").exists()
+    steps_run.clear()
     train_vgg_lstm(*args, model_outputs(resumed, "vgg_lstm_a"), config["vgg_lstm"], config["training"])
+    assert steps_run == after  # the steps after the checkpoint ran, the ones before it did not
     assert not (resumed / "models" / "vgg_lstm_a" / "resume.pt").exists()
     assert_same_run(tmp_path / "full", resumed, "vgg_lstm_a")
     stages = [row["stage"] for row in read_log(resumed / "models" / "vgg_lstm_a" / "train_log.csv")]
     assert stages == ["fer2013"] * 3 + ["frames"] * 4 + ["sequences"] * 4
 
 
-def test_inception_lstm_resume_equals_uninterrupted(corpus, tmp_path):
+def test_inception_lstm_resume_equals_uninterrupted(corpus, tmp_path, steps_run):
     config = models_config({"inception_lstm": TINY_INCEPTION})
     args = (corpus["manifest"][0], corpus["maps"])
     train_inception_lstm(*args, model_outputs(tmp_path / "full", "inception_lstm"), config["inception_lstm"], config["training"])
+    steps_run.clear()
     with pytest.raises(RuntimeError):
         train_inception_lstm(*args, model_outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
                              config["training"], stop_after_steps=4)
+    assert steps_run == ["maps"] * 3 + ["sequences"]
+    steps_run.clear()
     train_inception_lstm(*args, model_outputs(tmp_path / "resumed", "inception_lstm"), config["inception_lstm"],
                          config["training"])
+    assert steps_run == ["sequences"] * 2  # resumed at sequence step 1: the map stage did not run again
     assert_same_run(tmp_path / "full", tmp_path / "resumed", "inception_lstm")
     stages = [row["stage"] for row in read_log(tmp_path / "full" / "models" / "inception_lstm" / "train_log.csv")]
     assert stages == ["maps"] * 3 + ["sequences"] * 3
 
 
-def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path):
+def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path, steps_run):
     config = models_config({"audio_lstm": {"iterations": 4, "hidden": 16}})
     args = (corpus["manifest"][0], corpus["shortterm"])
     with pytest.raises(RuntimeError):
@@ -310,7 +347,9 @@ def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path):
                          stop_after_steps=2)
     changed = copy.deepcopy(config)
     changed["audio_lstm"]["lr"] = 0.01
+    steps_run.clear()
     train_audio_lstm(*args, model_outputs(tmp_path, "audio_lstm"), changed["audio_lstm"], changed["training"])
+    assert steps_run == ["sequences"] * 4  # all four steps ran again
     steps = [int(row["step"]) for row in read_log(tmp_path / "models" / "audio_lstm" / "train_log.csv")]
     assert steps == [0, 1, 2, 3]  # restarted from scratch, not continued
 

@@ -34,12 +34,6 @@ torch.set_num_threads(1)
 WEIGHTS = {"vgg_lstm_a": 0.35, "vgg_lstm_b": 0.15, "audio_svm": 0.25, "audio_lstm": 0.15, "inception_lstm": 0.10}
 
 
-def has_audio_stage() -> bool:
-    return (REPO / "avemotion" / "audio.py").exists()
-
-
-needs_audio_stage = pytest.mark.skipif(not has_audio_stage(), reason="avemotion/audio.py not merged yet")
-
 
 # ------------------------------------------------------------------ fusion over available models
 
@@ -266,7 +260,6 @@ def test_clip_without_face_or_audio_fails_with_both_reasons(synthetic_run, tmp_p
     assert {m.status for m in prediction.models.values()} == {"unavailable"}
 
 
-@needs_audio_stage
 def test_clip_without_face_is_predicted_from_the_audio_models(synthetic_run, tmp_path):
     """A test pattern has no face: the fused result comes from the three audio models alone."""
     clip = make_clip(tmp_path / "pattern.mp4", seconds=1.2)
