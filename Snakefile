@@ -8,7 +8,10 @@ min_version("9.0")
 
 
 # config.yaml of the working directory when it has one (snakemake --directory DIR), else the workflow's
-configfile: "config.yaml" if os.path.exists("config.yaml") else os.path.join(workflow.basedir, "config.yaml")
+configfile:
+    "config.yaml"
+    if os.path.exists("config.yaml")
+    else os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "report/workflow.rst"
@@ -18,9 +21,9 @@ include: "rules/common.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_output,
-    default_target: True
 
 
 include: "rules/dataset.smk"

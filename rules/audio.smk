@@ -15,18 +15,18 @@ rule audio_features:
         "results/logs/audio_features/{clip}.log",
     benchmark:
         "results/benchmarks/audio_features/{clip}.tsv"
-    params:
-        checks=config["audio"]["checks"],
-        shortterm=config["audio"]["shortterm"],
-        maps=config["audio"]["maps"],
-    conda:
-        "../envs/audio.yaml"
     group:
         "per_clip"
+    conda:
+        "../envs/audio.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        checks=config["audio"]["checks"],
+        shortterm=config["audio"]["shortterm"],
+        maps=config["audio"]["maps"],
     script:
         "../workflow_scripts/audio_features.py"
 

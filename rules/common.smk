@@ -8,7 +8,6 @@ from avemotion import datasets
 from avemotion.artifacts import read_manifest
 from avemotion.config import check_pretraining_files
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 # A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
 # config requires them: without them the run would silently be another experiment).
@@ -45,7 +44,8 @@ def get_final_output(wildcards):
 
 def dataset_inputs(wildcards):
     """The files the manifest is built from: the demo corpus list or the dataset's clips (listed at
-    parse time, so that adding a clip changes the manifest job's input set and reruns it)."""
+    parse time, so that adding a clip changes the manifest job's input set and reruns it).
+    """
     if config["dataset"]["kind"] == "demo":
         return ["results/demo_corpus/clips.tsv"]
     return datasets.list_dataset_inputs(config["dataset"])
@@ -89,6 +89,19 @@ def per_clip(pattern, with_audio=False):
     """Input function: `pattern` expanded over every clip of the manifest."""
 
     def expand_over_clips(wildcards):
-        return expand(pattern, clip=manifest_clip_ids(with_audio=with_audio), **wildcards)
+        return expand(
+            pattern, clip=manifest_clip_ids(with_audio=with_audio), **wildcards
+        )
 
     return expand_over_clips
+
+
+def pretraining_files(wildcards):
+    """The configured VGG-Face weights and fer2013.csv as the VGG-LSTMs' inputs, so that an edit of
+    either file reruns them."""
+    block = config["models"]["vgg_lstm"]
+    return [path for path in (block["vgg_face_weights"], block["fer2013_csv"]) if path]
+
+
+def vgg_lstm_name(wildcards):
+    return f"vgg_lstm_{wildcards.track}"

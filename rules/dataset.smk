@@ -8,14 +8,14 @@ rule demo_corpus:
         "results/logs/demo_corpus/demo_corpus.log",
     benchmark:
         "results/benchmarks/demo_corpus/demo_corpus.tsv"
-    params:
-        demo=config["demo"],
     conda:
         "../envs/demo.yaml"
     threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        demo=config["demo"],
     script:
         "../workflow_scripts/demo_corpus.py"
 
@@ -30,14 +30,14 @@ checkpoint manifest:
         "results/logs/manifest/manifest.log",
     benchmark:
         "results/benchmarks/manifest/manifest.tsv"
-    params:
-        dataset=config["dataset"],
-        probe=config["probe"],
     conda:
         "../envs/core.yaml"
     threads: 2
     resources:
         mem_mb=1000,
         runtime=60,
+    params:
+        dataset=config["dataset"],
+        probe=config["probe"],
     script:
         "../workflow_scripts/manifest.py"

@@ -14,17 +14,17 @@ rule faces:
         "results/logs/faces/{track}/{clip}.log",
     benchmark:
         "results/benchmarks/faces/{track}/{clip}.tsv"
-    params:
-        # only this track's settings: editing track A's block reruns track A's jobs only
-        faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
-    conda:
-        "../envs/faces.yaml"
     group:
         "per_clip"
+    conda:
+        "../envs/faces.yaml"
     threads: 2
     resources:
         mem_mb=1500,
         runtime=20,
+    params:
+        # only this track's settings: editing track A's block reruns track A's jobs only
+        faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
     script:
         "../workflow_scripts/faces.py"
 
@@ -56,16 +56,24 @@ rule faces_qc:
         stacks_b=per_clip("results/faces/b/{clip}.h5"),
     output:
         montage_train=report(
-            "results/faces/qc/montage_train.png", caption="../report/faces_montage.rst", category="Faces"
+            "results/faces/qc/montage_train.png",
+            caption="../report/faces_montage.rst",
+            category="Faces",
         ),
         montage_val=report(
-            "results/faces/qc/montage_val.png", caption="../report/faces_montage.rst", category="Faces"
+            "results/faces/qc/montage_val.png",
+            caption="../report/faces_montage.rst",
+            category="Faces",
         ),
         montage_test=report(
-            "results/faces/qc/montage_test.png", caption="../report/faces_montage.rst", category="Faces"
+            "results/faces/qc/montage_test.png",
+            caption="../report/faces_montage.rst",
+            category="Faces",
         ),
         detection=report(
-            "results/faces/qc/detection.tsv", caption="../report/faces_detection.rst", category="Faces"
+            "results/faces/qc/detection.tsv",
+            caption="../report/faces_detection.rst",
+            category="Faces",
         ),
     log:
         "results/logs/faces_qc/faces_qc.log",

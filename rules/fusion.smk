@@ -5,10 +5,19 @@
 rule fusion:
     input:
         # one named input per configured model; refit mode adds the retrained models' test rows
-        unpack(lambda wildcards: {m: f"results/predictions/{m}.tsv" for m in config["fusion"]["models"]}),
-        refit=expand("results/predictions_refit/{model}.tsv", model=config["fusion"]["models"])
-        if config["fusion"]["refit"]
-        else [],
+        unpack(
+            lambda wildcards: {
+                m: f"results/predictions/{m}.tsv" for m in config["fusion"]["models"]
+            }
+        ),
+        refit=(
+            expand(
+                "results/predictions_refit/{model}.tsv",
+                model=config["fusion"]["models"],
+            )
+            if config["fusion"]["refit"]
+            else []
+        ),
     output:
         weights=report(
             "results/fusion/weights.json",
@@ -23,14 +32,14 @@ rule fusion:
         "results/logs/fusion/fusion.log",
     benchmark:
         "results/benchmarks/fusion/fusion.tsv"
-    params:
-        fusion=config["fusion"],
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        fusion=config["fusion"],
     script:
         "../workflow_scripts/fusion.py"
 

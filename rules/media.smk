@@ -12,17 +12,17 @@ rule media:
         "results/logs/media/{clip}.log",
     benchmark:
         "results/benchmarks/media/{clip}.tsv"
-    params:
-        media=config["media"],
-        clip=manifest_row,
-    conda:
-        "../envs/core.yaml"
     group:
         "per_clip"
+    conda:
+        "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        media=config["media"],
+        clip=manifest_row,
     script:
         "../workflow_scripts/media.py"
 

@@ -33,9 +33,11 @@ rule report:
         ),
         # the EmotiW submission's table, when rules/submission.smk is included
         unpack(
-            lambda wildcards: {"submission": REPORT_SUBMISSION}
-            if "results/submission/submission.zip" in FINAL_TARGETS
-            else {}
+            lambda wildcards: (
+                {"submission": REPORT_SUBMISSION}
+                if "results/submission/submission.zip" in FINAL_TARGETS
+                else {}
+            )
         ),
         predictions=expand("results/predictions/{model}.tsv", model=REPORT_MODELS),
         weights="results/fusion/weights.json",
@@ -77,17 +79,17 @@ rule report:
         "results/logs/report/report.log",
     benchmark:
         "results/benchmarks/report/report.tsv"
-    params:
-        report=config["report"],
-        models=REPORT_MODELS,
-        vgg_lstm_init=REPORT_VGG_LSTM_INIT,
-        paper_deviations=REPORT_PAPER_DEVIATIONS,
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        report=config["report"],
+        models=REPORT_MODELS,
+        vgg_lstm_init=REPORT_VGG_LSTM_INIT,
+        paper_deviations=REPORT_PAPER_DEVIATIONS,
     script:
         "../workflow_scripts/report.py"
 

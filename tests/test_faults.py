@@ -90,7 +90,7 @@ def test_sigkill_mid_write_leaves_no_artifact_for_downstream_and_the_rerun_finis
     assert dry_run(workdir, target, configfile=configfile) == []
 
 
-TRAINING_RULE = "vgg_lstm_a"
+TRAINING_RULE, TRAINING_MODEL = "vgg_lstm", "vgg_lstm_a"  # the rule and its track-a job
 
 
 def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: pytest.FixtureRequest, tmp_path: Path):
@@ -102,23 +102,23 @@ def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: p
     workdir = tmp_path / "run"
     shutil.copytree(demo_run.workdir, workdir, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
     configfile = workdir / demo_run.configfile.name
-    model_dir = workdir / "results" / "models" / TRAINING_RULE
+    model_dir = workdir / "results" / "models" / TRAINING_MODEL
     shutil.rmtree(model_dir)
 
     def checkpoint_written() -> bool:
         return (model_dir / "resume.pt").exists()
 
     process = start_snakemake(workdir, "--cores", "1", "--forcerun", TRAINING_RULE,
-                              f"results/predictions/{TRAINING_RULE}.tsv", configfile=configfile)
+                              f"results/predictions/{TRAINING_MODEL}.tsv", configfile=configfile)
     if not kill_when(process, checkpoint_written, timeout=900):
-        pytest.fail(f"{TRAINING_RULE} finished or failed before writing a checkpoint it could resume from")
+        pytest.fail(f"{TRAINING_MODEL} finished or failed before writing a checkpoint it could resume from")
     # the killed job left its curve so far: train_log.csv is appended step by step
     killed_rows = list(csv.DictReader((model_dir / "train_log.csv").read_text().splitlines()))
     assert killed_rows and [int(r["step"]) for r in killed_rows] == list(range(len(killed_rows))), killed_rows[:3]
     run_snakemake(workdir, "--unlock", configfile=configfile)
-    run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", f"results/predictions/{TRAINING_RULE}.tsv",
+    run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", f"results/predictions/{TRAINING_MODEL}.tsv",
                   configfile=configfile)
-    log_text = (workdir / "results" / "logs" / TRAINING_RULE / "train.log").read_text()
+    log_text = (workdir / "results" / "logs" / TRAINING_MODEL / "train.log").read_text()
     # "stage NAME: steps FIRST..LAST" per stage the rerun trained: the first at FIRST > 0 (its steps
     # before the checkpoint and every earlier stage's did not run again), any later one from 0
     starts = [(name, int(first)) for name, first in re.findall(r"stage (\S+): steps (\d+)\.\.", log_text)]

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from avemotion.artifacts import read_predictions
-from avemotion.constants import CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES, VGG16_CFG
+from avemotion.constants import CLASSES, N_SHORT_TERM_FEATURES, VGG16_CFG
 from avemotion.models import train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
 from avemotion.models import data, synthetic
 from avemotion.models.heads import AudioLSTM

@@ -23,7 +23,7 @@ BACKBONE_RULES = frozenset({"demo_corpus", "manifest", "media", "media_index"})
 FACE_RULES = frozenset({"faces", "faces_index"})
 AUDIO_RULES = frozenset({"audio_features", "audio_index"})
 FEATURE_RULES = BACKBONE_RULES | FACE_RULES | AUDIO_RULES
-FACE_MODELS = frozenset({"vgg_lstm_a", "vgg_lstm_b"})
+FACE_MODELS = frozenset({"vgg_lstm"})  # one rule over the face tracks
 AUDIO_MODELS = frozenset({"audio_svm", "audio_lstm", "inception_lstm"})
 MODELS = FACE_MODELS | AUDIO_MODELS
 
@@ -119,7 +119,7 @@ def test_model_hyperparameter_reruns_only_that_model_fusion_and_report(demo_run:
 
 
 def test_face_setting_reruns_face_jobs_and_face_models_nothing_of_audio(demo_run: DemoRun, tmp_path: Path):
-    require_rules("faces", "vgg_lstm_a", "vgg_lstm_b", "audio_features")
+    require_rules("faces", "vgg_lstm", "audio_features")
     configfile, edit = edited_config(demo_run, tmp_path, "faces", preferred=("size", "crop"))
     jobs = dry_run(demo_run.workdir, configfile=configfile)
     rules = set(rule_counts(jobs))

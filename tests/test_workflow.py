@@ -1,6 +1,5 @@
 """End-to-end checks of the backbone stages through real Snakemake runs."""
 import stat
-from pathlib import Path
 
 import pytest
 import yaml
