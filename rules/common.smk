@@ -7,6 +7,7 @@ from snakemake.utils import validate
 from avemotion import datasets
 from avemotion.artifacts import read_manifest
 from avemotion.config import check_pretraining_files
+from avemotion.constants import FACE_TRACKS
 
 validate(config, schema="../schemas/config.schema.yaml")
 # A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
@@ -31,7 +32,7 @@ config.update(_canonical_config)
 
 wildcard_constraints:
     clip=datasets.CLIP_ID_PATTERN,
-    track="a|b",
+    track="|".join(FACE_TRACKS),
 
 
 # Stage files append the aggregate files that `rule all` asks for.
