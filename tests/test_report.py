@@ -245,7 +245,10 @@ def test_demo_run_report(demo_run, tmp_path):
     fused = json.loads((results / "metrics" / "fusion.json").read_text())["val"]["accuracy"]
     best_single = max(json.loads((results / "metrics" / f"{m}.json").read_text())["val"]["accuracy"]
                       for m in models)
-    assert fused >= best_single
+    # every single model is a vertex of the weight grid, so >= would hold by construction; the demo
+    # corpus is built so that each modality separates only four groups of classes and fusion has to
+    # beat them all (README demo table: fused 96.4 % val against the best single model's 60.7 %)
+    assert fused > best_single, (fused, best_single)
     weights = json.loads((results / "fusion" / "weights.json").read_text())
     assert weights["val"]["accuracy"] == pytest.approx(fused)
     clips = read_tsv(report / "clips.tsv")
