@@ -108,8 +108,10 @@ def test_training_job_killed_mid_way_resumes_from_its_last_checkpoint(request: p
     def checkpoint_written() -> bool:
         return (model_dir / "resume.pt").exists()
 
-    process = start_snakemake(workdir, "--cores", "1", "--forcerun", TRAINING_RULE,
-                              f"results/predictions/{TRAINING_MODEL}.tsv", configfile=configfile)
+    target = f"results/predictions/{TRAINING_MODEL}.tsv"
+    # --forcerun (like --configfile) takes any number of values: the target after another option, so
+    # that it is not read as one of them (it was, and the run built every target)
+    process = start_snakemake(workdir, "--forcerun", target, "--cores", "1", target, configfile=configfile)
     if not kill_when(process, checkpoint_written, timeout=900):
         pytest.fail(f"{TRAINING_MODEL} finished or failed before writing a checkpoint it could resume from")
     # the killed job left its curve so far: train_log.csv is appended step by step
