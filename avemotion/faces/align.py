@@ -48,3 +48,15 @@ def image_order(corners: np.ndarray) -> np.ndarray:
     if first.mean(axis=0)[0] > second.mean(axis=0)[0]:
         first, second = second[::-1], first[::-1]
     return np.vstack([first, second])
+
+
+def square_crop(rgb: np.ndarray, center: tuple[float, float], side: float, pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``pixels``-square crop of side ``side`` source pixels around ``center`` (black outside the frame)
+    and the 2 x 3 affine map from source to crop pixels."""
+    import cv2
+
+    scale = pixels / max(side, 1.0)
+    to_crop = np.array([[scale, 0, pixels / 2 - scale * center[0]], [0, scale, pixels / 2 - scale * center[1]]])
+    crop = cv2.warpAffine(rgb, to_crop, (pixels, pixels), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)
+    return crop, to_crop

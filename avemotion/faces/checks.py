@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .align import square_crop
 from .detection import Detection, FaceLandmarks
 
 # Nose tip and mouth corners per landmark scheme (dlib 68 points: iBUG 300-W; MediaPipe FaceMesh).
@@ -88,15 +89,9 @@ class FaceCheck:
 
     def appearance_score(self, rgb: np.ndarray, box: np.ndarray) -> float:
         """The short-range detector's score of a face centred in a crop twice the box (0: none)."""
-        import cv2
-
         x0, y0, x1, y1 = box
         side = VERIFY_CROP_SCALE * max(x1 - x0, y1 - y0, 1.0)
-        scale = VERIFY_CROP_PIXELS / side
-        to_crop = np.array([[scale, 0, VERIFY_CROP_PIXELS / 2 - scale * (x0 + x1) / 2],
-                            [0, scale, VERIFY_CROP_PIXELS / 2 - scale * (y0 + y1) / 2]])
-        crop = cv2.warpAffine(rgb, to_crop, (VERIFY_CROP_PIXELS, VERIFY_CROP_PIXELS),
-                              flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        crop, _ = square_crop(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), side, VERIFY_CROP_PIXELS)
         best = 0.0
         for face in self._detector.process(crop).detections or []:
             box = face.location_data.relative_bounding_box

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .align import image_order
+from .align import image_order, square_crop
 from .detection import Detection, FaceLandmarks
 
 # MediaPipe FaceMesh indices of the eye corners (image-left eye outer/inner, image-right inner/outer).
@@ -23,18 +23,6 @@ MESH_CROP_SCALE: float = 2.0
 MESH_CROP_PIXELS: int = 320
 DETECT_MAX_SIDE: int = 384  # MediaPipe detection input (the full-range model itself runs at 192 px)
 NEAR_CROP_PIXELS: int = 256  # the crop around the last box (the short-range model itself runs at 128 px)
-
-
-def _crop(rgb: np.ndarray, center: tuple[float, float], side: float, pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """A ``pixels``-square crop of side ``side`` source pixels around ``center`` (black outside the frame)
-    and the 2 x 3 affine map from source to crop pixels."""
-    import cv2
-
-    scale = pixels / max(side, 1.0)
-    to_crop = np.array([[scale, 0, pixels / 2 - scale * center[0]], [0, scale, pixels / 2 - scale * center[1]]])
-    crop = cv2.warpAffine(rgb, to_crop, (pixels, pixels), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)
-    return crop, to_crop
 
 
 class MediaPipeFaces:
@@ -109,7 +97,7 @@ class MediaPipeFaces:
         if near is not None:
             x0, y0, x1, y1 = np.asarray(near, dtype=float)
             side = self.near_crop_scale * max(x1 - x0, y1 - y0, 1.0)
-            crop, to_crop = _crop(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), side, NEAR_CROP_PIXELS)
+            crop, to_crop = square_crop(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), side, NEAR_CROP_PIXELS)
             checked = self._check(rgb, self._run(self._crop_detector, crop, to_crop))
         if not checked:
             checked = self._check(rgb, self._run(self._other_detector, small, to_small))
@@ -137,7 +125,7 @@ class MediaPipeFaces:
         x0, y0, x1, y1 = detection.box
         side = MESH_CROP_SCALE * max(x1 - x0, y1 - y0, 1.0)
         crop_pixels = int(min(MESH_CROP_PIXELS, max(64, round(side))))
-        crop, to_crop = _crop(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), side, crop_pixels)
+        crop, to_crop = square_crop(rgb, ((x0 + x1) / 2, (y0 + y1) / 2), side, crop_pixels)
         result = self._mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
