@@ -78,8 +78,13 @@ class SlurmRun:
     records: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def submitted(self) -> dict[str, str]:
-        """SLURM job id -> its log folder's name (`rule_<rule>` or `group_<group>_<rules>`)."""
-        return {m["id"]: Path(m["log"]).parent.name for m in SUBMITTED.finditer(self.output)}
+        """SLURM job id -> its log folder's name (`rule_<rule>` or `group_<group>_<rules>`): the folder
+        right under `slurm_logs/`, since a job with wildcards logs one folder deeper (`rule_vgg_lstm/a/`)."""
+        return {m["id"]: log_folder(Path(m["log"])) for m in SUBMITTED.finditer(self.output)}
+
+
+def log_folder(log: Path) -> str:
+    return log.parts[log.parts.index("slurm_logs") + 1]
 
 
 def shrink_training(block: dict, max_iterations: int = 10) -> None:
