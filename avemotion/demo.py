@@ -587,7 +587,11 @@ def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int, width: int, h
         with av.open(str(tmp), mode="w", format="mp4") as container:
             video = container.add_stream("libx264", rate=fps)
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.options = {"crf": "23", "preset": "veryfast"}
+            # asm=0: x264's AVX-512 code reads memory it never wrote (measured: with it, 1 clip in 3
+            # encoded differently from run to run; with MALLOC_PERTURB_ set, never), and its other
+            # SIMD paths are not bit-exact with the C code, so the corpus would differ between CPUs.
+            # The C encoder costs ~0.3 s more per clip and makes the corpus the same everywhere.
+            video.options = {"crf": "23", "preset": "veryfast", "x264-params": "asm=0"}
             video.codec_context.thread_count = 1
             sound = container.add_stream("aac", rate=audio_rate, layout="mono")
             for index, rgb in enumerate(frames):

@@ -99,18 +99,16 @@ def test_plan_is_deterministic_and_stable_when_clips_are_added(corpus: Path) -> 
     assert [asdict(s)["pitch"] for s in other] != [asdict(s)["pitch"] for s in plan]
 
 
-def test_rendering_twice_gives_the_same_clip(corpus: Path, decoded, tmp_path: Path) -> None:
+def test_rendering_again_writes_the_same_bytes(corpus: Path, tmp_path: Path) -> None:
+    """Byte for byte, after other work in the process: x264's AVX-512 code reads memory it never
+    wrote, which made about 1 clip in 3 encode differently from run to run."""
     demo._init_worker(demo.prepare_face_photos())
-    for spec in demo.plan_demo_corpus(SEED, PER_CLASS, DURATION)[:2]:
+    plan = demo.plan_demo_corpus(SEED, PER_CLASS, DURATION)
+    for spec in plan[::-1][:8]:
         demo.render_clip(spec, tmp_path)
-        with av.open(str(tmp_path / spec.path)) as container:
-            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-        with av.open(str(tmp_path / spec.path)) as container:
-            audio = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
-        first = decoded[spec.clip_id]
-        assert len(frames) == len(first["frames"])
-        assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, first["frames"])) < 1.0
-        assert np.allclose(audio, first["audio"], atol=1e-3)
+    differing = [spec.clip_id for spec in plan[::-1][:8]
+                 if (tmp_path / spec.path).read_bytes() != (corpus / spec.path).read_bytes()]
+    assert differing == []
 
 
 def test_faces_detected_by_mediapipe_in_95_percent_of_frames(decoded) -> None:
