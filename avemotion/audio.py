@@ -445,6 +445,18 @@ def write_maps_artifact(shortterm_path: str | os.PathLike, output_path: str | os
     return status
 
 
+def write_audio_artifacts(wav_path: str | os.PathLike, outputs: Mapping[str, str | os.PathLike], clip_id: str,
+                          settings: Mapping[str, Mapping]) -> None:
+    """One clip's audio stage: its IS10 functionals (2.2), short-term sequence (2.3) and audio maps
+    (2.4), written to ``outputs["is10"]``, ``["shortterm"]`` and ``["maps"]``. ``settings``: the
+    config's ``audio:`` block (its ``checks``, ``shortterm`` and ``maps``)."""
+    checks = AudioChecks.from_config(settings["checks"])
+    write_is10_artifact(wav_path, outputs["is10"], clip_id, checks)
+    write_shortterm_artifact(wav_path, outputs["shortterm"], clip_id, checks,
+                             ShortTermSettings.from_config(settings["shortterm"]))
+    write_maps_artifact(outputs["shortterm"], outputs["maps"], clip_id, MapSettings.from_config(settings["maps"]))
+
+
 def _artifact_summary(path: str | os.PathLike) -> dict[str, object]:
     import h5py
 

@@ -289,16 +289,10 @@ class Predictor:
         return out, _reason_if_quarantined(out)
 
     def _audio_features(self, clip_id: str, wav_path: Path, workdir: Path) -> dict[str, tuple[Path, str]]:
-        from .audio import (AudioChecks, MapSettings, ShortTermSettings, write_is10_artifact,
-                            write_maps_artifact, write_shortterm_artifact)
+        from .audio import write_audio_artifacts
 
-        audio = self.config["audio"]
-        checks = AudioChecks.from_config(audio["checks"])
         paths = {name: workdir / f"{name}.h5" for name in AUDIO_INPUTS}
-        write_is10_artifact(wav_path, paths["is10"], clip_id, checks)
-        write_shortterm_artifact(wav_path, paths["shortterm"], clip_id, checks,
-                                 ShortTermSettings.from_config(audio["shortterm"]))
-        write_maps_artifact(paths["shortterm"], paths["maps"], clip_id, MapSettings.from_config(audio["maps"]))
+        write_audio_artifacts(wav_path, paths, clip_id, self.config["audio"])
         return {name: (p, _reason_if_quarantined(p)) for name, p in paths.items()}
 
 

@@ -89,12 +89,8 @@ def work_s(stage: str, row: dict, config: dict, workdir: Path, out: Path) -> flo
     else:
         from avemotion import audio
 
-        checks = audio.AudioChecks.from_config(config["audio"]["checks"])
-        audio.write_is10_artifact(wav, out / f"is10_{clip}.h5", clip, checks)
-        audio.write_shortterm_artifact(wav, out / f"st_{clip}.h5", clip, checks,
-                                       audio.ShortTermSettings.from_config(config["audio"]["shortterm"]))
-        audio.write_maps_artifact(out / f"st_{clip}.h5", out / f"maps_{clip}.h5", clip,
-                                  audio.MapSettings.from_config(config["audio"]["maps"]))
+        outputs = {kind: out / f"{kind}_{clip}.h5" for kind in ("is10", "shortterm", "maps")}
+        audio.write_audio_artifacts(wav, outputs, clip, config["audio"])
     return time.perf_counter() - start
 
 
