@@ -26,6 +26,19 @@ rule all:
         get_final_output,
 
 
+# On a cluster these run where Snakemake runs (README "Running on a SLURM cluster"): each reads the
+# per-clip files or predictions and writes one table or figure, in seconds.
+localrules:
+    all,
+    media_index,
+    faces_index,
+    faces_qc,
+    audio_index,
+    fusion,
+    submission,
+    report,
+
+
 include: "rules/dataset.smk"
 include: "rules/media.smk"
 include: "rules/faces.smk"

@@ -457,6 +457,35 @@ def write_audio_artifacts(wav_path: str | os.PathLike, outputs: Mapping[str, str
     write_maps_artifact(outputs["shortterm"], outputs["maps"], clip_id, MapSettings.from_config(settings["maps"]))
 
 
+def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike,
+                      out_dirs: Mapping[str, str | os.PathLike], settings: Mapping[str, Mapping]) -> dict[str, str]:
+    """Rule ``audio_features``: :func:`write_audio_artifacts` for every clip of one shard, reading
+    ``<wav_dir>/<clip>.wav`` and writing ``<clip>.h5`` into ``out_dirs["is10"]``, ``["shortterm"]`` and
+    ``["maps"]``. A clip whose extraction raises gets all three written quarantined with the reason;
+    returns {clip_id: reason} of those."""
+    from .shards import run_each_clip
+
+    folders = {feature: Path(out_dirs[feature]) for feature in FEATURES}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    map_size = MapSettings.from_config(settings["maps"]).size
+
+    def process(clip_id: str) -> None:
+        write_audio_artifacts(Path(wav_dir) / f"{clip_id}.wav",
+                              {feature: folder / f"{clip_id}.h5" for feature, folder in folders.items()},
+                              clip_id, settings)
+
+    def quarantine(clip_id: str, failure: str) -> None:
+        empty = {"is10": {"features": np.zeros(0, dtype=np.float32)},
+                 "shortterm": {"features": np.zeros((0, N_SHORT_TERM_FEATURES), dtype=np.float32)},
+                 "maps": {"maps": np.zeros((0, N_SHORT_TERM_FEATURES, map_size), dtype=np.float32)}}
+        attrs = {"clip_id": clip_id, "duration_s": 0.0, "n_frames_raw": 0, "n_maps_raw": 0}
+        for feature, folder in folders.items():
+            _write_h5(folder / f"{clip_id}.h5", empty[feature], attrs, STATUS_QUARANTINED, f"clip {clip_id}: {failure}")
+
+    return run_each_clip(list(clip_ids), "audio features", process, quarantine)
+
+
 def _artifact_summary(path: str | os.PathLike) -> dict[str, object]:
     import h5py
 

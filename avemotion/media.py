@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .artifacts import atomic_output
+from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output
 from .constants import AUDIO_SAMPLE_RATE, SHORT_TERM_WINDOW_S, TIMELINE_FPS
 
 
@@ -225,9 +225,38 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 
 
+def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str | os.PathLike,
+                      settings: Mapping[str, object]) -> dict[str, str]:
+    """Rule ``media``: each clip's 60-fps timeline map and 16 kHz mono audio, ``<clip>.timeline.json``
+    and ``<clip>.wav`` in one shard's folder. ``clip_rows``: the shard's manifest rows by clip id;
+    ``settings``: the config's ``media:`` block. A clip that fails gets a timeline without frames that
+    holds the reason (``error``) and a wav of 0 samples; returns {clip_id: reason} of those."""
+    from .shards import run_each_clip
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    timeline_fps, sample_rate = int(settings["timeline_fps"]), int(settings["audio_sample_rate"])
+
+    def process(clip_id: str) -> None:
+        row = clip_rows[clip_id]
+        write_timeline(folder / f"{clip_id}.timeline.json", clip_id, row, timeline_fps=timeline_fps)
+        # the clip's own audio, or its paired audio file (manifest audio_path; an input of the rule too)
+        extract_audio(audio_source(row), folder / f"{clip_id}.wav", sample_rate, has_audio=row["has_audio"] == "true")
+
+    def quarantine(clip_id: str, failure: str) -> None:
+        record = {"clip_id": clip_id, "timeline_fps": timeline_fps, "timeline": [], "unique_frames": [],
+                  "error": f"clip {clip_id}: {failure}"}
+        with atomic_output(folder / f"{clip_id}.timeline.json", suffix=".json") as tmp:
+            tmp.write_text(json.dumps(record))
+        extract_audio(clip_rows[clip_id]["path"], folder / f"{clip_id}.wav", sample_rate, has_audio=False)
+
+    return run_each_clip(sorted(clip_rows), "media", process, quarantine)
+
+
 def write_media_index(manifest_path: str | os.PathLike, timeline_paths: list[str],
                       index_path: str | os.PathLike) -> None:
-    """`results/media/index.tsv`: per clip, the timeline and audio sizes."""
+    """`results/media/index.tsv`: per clip, the timeline and audio sizes (quarantined: the reason the
+    media shard wrote into its timeline)."""
     from .artifacts import read_manifest, write_tsv
 
     clips = {row["clip_id"]: row for row in read_manifest(manifest_path)}
@@ -238,9 +267,10 @@ def write_media_index(manifest_path: str | os.PathLike, timeline_paths: list[str
         with wave.open(wav_path, "rb") as handle:
             audio_samples = handle.getnframes()
         clip = clips[timeline["clip_id"]]
+        error = timeline.get("error", "")
         rows.append({
-            "clip_id": timeline["clip_id"], "split": clip["split"], "label": clip["label"], "status": "ok",
-            "reason": "", "n_timeline_frames": len(timeline["timeline"]),
+            "clip_id": timeline["clip_id"], "split": clip["split"], "label": clip["label"],
+            "status": STATUS_QUARANTINED if error else STATUS_OK, "reason": error, "n_timeline_frames": len(timeline["timeline"]),
             "n_unique_frames": len(timeline["unique_frames"]), "audio_samples": audio_samples,
         })
     write_tsv(index_path, ("clip_id", "split", "label", "status", "reason", "n_timeline_frames",

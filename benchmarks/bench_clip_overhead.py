@@ -1,22 +1,23 @@
-"""Per-clip overhead (issue 14): where a per-clip job's wall time goes, stage by stage.
+"""Per-clip overhead (issue 14): where the per-clip stages' job time goes, stage by stage.
 
-Runs the per-clip rules (`media`, `faces` for tracks a and b, `audio_features`) through Snakemake
-with `--cores 1` on a few demo clips and reads each job's wall time from its benchmark file. In the
-same run it times the same package calls for the same clips in this one warm process ("work").
-Overhead = job wall time - work (target <= 0.3 s per clip per stage). The overhead is then broken
-down by timing, each in a fresh process: starting Python, Snakemake's script preamble (importing
-`snakemake.script`), importing the stage's modules and libraries, and the stage's first call
-beyond the warm work (building extractors, loading models); the rest is Snakemake's own per-job
-work (writing the job's script, unpickling it, bookkeeping).
+Runs the per-clip stages (`media`, `faces` for tracks a and b, `audio_features`) through Snakemake
+with `--cores 1` on the tiny demo corpus (56 clips) in `config shards` jobs per stage, and reads
+each job's wall time from its benchmark file. In the same run it times the same package calls for
+the same clips in this one warm process ("work"). Overhead per clip = (the stage's job wall times -
+work) / clips (target <= 0.3 s per clip per stage). The overhead of one job is then broken down by
+timing, each in a fresh process: starting Python, Snakemake's script preamble (importing
+`snakemake.script`), importing the stage's modules and libraries, and the stage's first call beyond
+the warm work (building extractors, loading models); the rest is Snakemake's own per-job work
+(writing the job's script, unpickling it, bookkeeping). `--shards 56` gives about one clip a job,
+the cost of the per-clip jobs before shards.
 
-    PYTHONPATH=. python benchmarks/bench_clip_overhead.py [--clips 6]
+    PYTHONPATH=. python benchmarks/bench_clip_overhead.py [--shards 8]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from avemotion.artifacts import read_manifest, read_tsv  # noqa: E402
 from avemotion.config import load_config, track_settings  # noqa: E402
 from avemotion.logs import filter_native_stderr  # noqa: E402
+from avemotion.shards import clip_artifact  # noqa: E402
 
 TARGET_S = 0.3
 # What each stage's script imports before its one package call (workflow_scripts/*.py).
@@ -54,44 +56,46 @@ def python_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
-def job_outputs(clip: str) -> dict[str, list[str]]:
-    return {
-        "media": [f"results/media/{clip}.wav", f"results/media/{clip}.timeline.json"],
-        "faces_a": [f"results/faces/a/{clip}.h5"],
-        "faces_b": [f"results/faces/b/{clip}.h5"],
-        "audio_features": [f"results/audio/{kind}/{clip}.h5" for kind in ("is10", "shortterm", "maps")],
-    }
-
-
-def job_wall_s(workdir: Path, stage: str, clip: str) -> float:
+def jobs_wall_s(workdir: Path, stage: str) -> tuple[float, int]:
+    """The stage's job wall times added up, and its number of jobs."""
     folder = {"faces_a": "faces/a", "faces_b": "faces/b"}.get(stage, stage)
-    return float(read_tsv(workdir / "results" / "benchmarks" / folder / f"{clip}.tsv")[0]["s"])
+    walls = [float(read_tsv(path)[0]["s"]) for path in (workdir / "results" / "benchmarks" / folder).glob("shard_*.tsv")]
+    return sum(walls), len(walls)
 
 
-def work_s(stage: str, row: dict, config: dict, workdir: Path, out: Path) -> float:
-    """The stage's package calls for one clip, as its script makes them, in this process."""
-    clip = row["clip_id"]
-    timeline = workdir / "results" / "media" / f"{clip}.timeline.json"
-    wav = workdir / "results" / "media" / f"{clip}.wav"
-    start = time.perf_counter()  # the imports below are done already (timed apart)
-    if stage == "media":
-        from avemotion import media
+class WarmStage:
+    """A stage's package calls for one clip at a time, as its shard job makes them, in this process
+    (extractors built once, before any timing)."""
 
-        media.write_timeline(out / f"{clip}.timeline.json", clip, row, timeline_fps=config["media"]["timeline_fps"])
-        media.extract_audio(media.audio_source(row), out / f"{clip}.wav", config["media"]["audio_sample_rate"],
-                            has_audio=row["has_audio"] == "true")
-    elif stage in ("faces_a", "faces_b"):
-        from avemotion import faces
+    def __init__(self, stage: str, config: dict, workdir: Path, out: Path) -> None:
+        self.stage, self.config, self.workdir, self.out = stage, config, workdir, out
+        self.extractor = None
+        if stage.startswith("faces"):
+            from avemotion.faces import FaceTrackExtractor
 
-        track = stage[-1]
-        faces.extract_face_track(row["path"], timeline, out / f"{stage}_{clip}.h5",
-                                 track_settings(config["faces"], track), track)
-    else:
-        from avemotion import audio
+            self.extractor = FaceTrackExtractor(track_settings(config["faces"], stage[-1]), stage[-1])
 
-        outputs = {kind: out / f"{kind}_{clip}.h5" for kind in ("is10", "shortterm", "maps")}
-        audio.write_audio_artifacts(wav, outputs, clip, config["audio"])
-    return time.perf_counter() - start
+    def media_file(self, clip: str, suffix: str) -> Path:
+        return clip_artifact(self.workdir / "results" / "media", clip, self.config["shards"], suffix)
+
+    def work_s(self, row: dict) -> float:
+        clip = row["clip_id"]
+        start = time.perf_counter()  # the imports are done already (timed apart)
+        if self.stage == "media":
+            from avemotion import media
+
+            settings = self.config["media"]
+            media.write_timeline(self.out / f"{clip}.timeline.json", clip, row, timeline_fps=settings["timeline_fps"])
+            media.extract_audio(media.audio_source(row), self.out / f"{clip}.wav", settings["audio_sample_rate"],
+                                has_audio=row["has_audio"] == "true")
+        elif self.extractor is not None:
+            self.extractor.extract(row["path"], self.media_file(clip, ".timeline.json"), self.out / f"{self.stage}_{clip}.h5")
+        else:
+            from avemotion import audio
+
+            outputs = {kind: self.out / f"{kind}_{clip}.h5" for kind in ("is10", "shortterm", "maps")}
+            audio.write_audio_artifacts(self.media_file(clip, ".wav"), outputs, clip, self.config["audio"])
+        return time.perf_counter() - start
 
 
 def fresh_process_s(code: str, repeats: int = 3) -> float:
@@ -118,13 +122,14 @@ def first_call_s(stage: str, row: dict, config: dict, workdir: Path, out: Path) 
 def run_first_call(state_file: str) -> None:
     state = json.loads(Path(state_file).read_text())
     exec(STAGE_IMPORTS[state["stage"]])
-    seconds = work_s(state["stage"], state["row"], state["config"], Path(state["workdir"]), Path(state["out"]))
-    print(seconds)
+    start = time.perf_counter()
+    WarmStage(state["stage"], state["config"], Path(state["workdir"]), Path(state["out"])).work_s(state["row"])
+    print(time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=6, help="clips whose per-clip jobs are timed")
+    parser.add_argument("--shards", type=int, default=None, help="config shards (default: config.yaml's)")
     parser.add_argument("--first-call", metavar="STATE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     filter_native_stderr()
@@ -133,32 +138,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_clip_") as tmp:
         workdir = Path(tmp)
         config = load_config(REPO / "tests" / "tiny_config.yaml")
+        config["shards"] = args.shards or config["shards"]
         (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         snakemake(workdir, "results/manifest.tsv")
-        rows = read_manifest(workdir / "results" / "manifest.tsv")[: args.clips + 1]
-        warmup, timed = rows[0], rows[1:]
-        snakemake(workdir, *[path for row in rows for paths in job_outputs(row["clip_id"]).values() for path in paths])
+        rows = read_manifest(workdir / "results" / "manifest.tsv")
+        snakemake(workdir, "results/media/index.tsv", "results/faces/a/index.tsv", "results/faces/b/index.tsv",
+                  "results/audio/index.tsv")
         out = workdir / "in_process"
         out.mkdir()
         for row in rows:
             row["path"] = str(workdir / row["path"]) if not Path(row["path"]).is_absolute() else row["path"]
-        for stage in STAGE_IMPORTS:
-            work_s(stage, warmup, config, workdir, out)
+        warm = {stage: WarmStage(stage, config, workdir, out) for stage in STAGE_IMPORTS}
+        for stage in warm.values():
+            stage.work_s(rows[0])  # warm-up: first-call costs are timed apart
         python_s = fresh_process_s("pass")
         preamble_s = fresh_process_s("import snakemake.script") - python_s
-        print(f"{len(timed)} clips; mean seconds per clip and stage. A job = python {python_s:.2f} + Snakemake's "
-              f"script preamble {preamble_s:.2f} + imports + construction + work + rest")
-        print(f"{'stage':<15} {'job':>6} {'work':>6} {'overhead':>8} {'ratio':>6} {'imports':>8} {'construction':>13} {'rest':>6}")
+        print(f"{len(rows)} clips in {config['shards']} shards. A job = python {python_s:.2f} + Snakemake's script "
+              f"preamble {preamble_s:.2f} + imports + construction + work + rest (seconds)")
+        print(f"{'stage':<15} {'jobs':>5} {'job s':>7} {'work s':>7} {'overhead/job':>12} {'imports':>8} "
+              f"{'construction':>13} {'rest':>6} {'overhead/clip':>13} {'ratio':>6}")
         for stage, imports in STAGE_IMPORTS.items():
-            jobs = statistics.mean(job_wall_s(workdir, stage, row["clip_id"]) for row in timed)
-            work = statistics.mean(work_s(stage, row, config, workdir, out) for row in timed)
-            overhead = jobs - work
+            jobs_s, n_jobs = jobs_wall_s(workdir, stage)
+            work = sum(warm[stage].work_s(row) for row in rows)
+            per_job = (jobs_s - work) / n_jobs
+            per_clip = (jobs_s - work) / len(rows)
             import_s = fresh_process_s(imports) - python_s
-            construction = min(first_call_s(stage, row, config, workdir, out) for row in timed[:2]) - work
-            rest = overhead - python_s - preamble_s - import_s - construction
-            print(f"{stage:<15} {jobs:6.2f} {work:6.2f} {overhead:8.2f} {overhead / TARGET_S:6.2f} {import_s:8.2f} "
-                  f"{construction:13.2f} {rest:6.2f}")
-        print(f"overhead = job - work; ratio = overhead / target {TARGET_S} s (<= 1 meets it)")
+            construction = first_call_s(stage, rows[1], config, workdir, out) - warm[stage].work_s(rows[1])
+            rest = per_job - python_s - preamble_s - import_s - construction
+            print(f"{stage:<15} {n_jobs:5d} {jobs_s:7.1f} {work:7.1f} {per_job:12.2f} {import_s:8.2f} "
+                  f"{construction:13.2f} {rest:6.2f} {per_clip:13.3f} {per_clip / TARGET_S:6.2f}")
+        for stage in warm.values():
+            if stage.extractor is not None:
+                stage.extractor.close()
+        print(f"overhead/clip = (job s - work s) / clips; ratio = overhead/clip / target {TARGET_S} s (<= 1 meets it)")
 
 
 if __name__ == "__main__":

@@ -30,14 +30,16 @@ sys.path.insert(0, str(REPO))
 from avemotion.artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_tsv  # noqa: E402
 from avemotion.config import load_config  # noqa: E402
 from avemotion.constants import CLASSES  # noqa: E402
+from avemotion.shards import clip_artifact  # noqa: E402
 
 TARGET_S = 30.0
 TARGET_CLIPS = 10_000
 
 
-def make_dataset(root: Path, n_clips: int, with_media: bool = True) -> Path:
-    """A finished manifest of n_clips fake clips (and, with_media, their timelines and wavs, so that
-    the media stage counts as done); returns the config file."""
+def make_dataset(root: Path, n_clips: int, with_media: bool = True, shards: int | None = None) -> Path:
+    """A finished manifest of n_clips fake clips (and, with_media, their timelines and wavs in their
+    shard folders, so that the media stage counts as done); returns the config file. ``shards``:
+    the config's shard count (None: config.yaml's)."""
     clips = root / "clips"
     clips.mkdir(parents=True)
     rows, lines = [], ["path,label,split"]
@@ -55,13 +57,14 @@ def make_dataset(root: Path, n_clips: int, with_media: bool = True) -> Path:
     results = root / "run" / "results"
     write_tsv(results / "manifest.tsv", MANIFEST_COLUMNS, rows)
     write_tsv(results / "quarantine.tsv", QUARANTINE_COLUMNS, [])
-    media = results / "media"
-    media.mkdir(parents=True)
+    config = load_config()
+    config["shards"] = shards or config["shards"]
     for row in rows if with_media else []:
         timeline = {"clip_id": row["clip_id"], "source_fps": 25.0, "n_source_frames": 50, "timeline_fps": 60}
-        (media / f"{row['clip_id']}.timeline.json").write_text(json.dumps(timeline))
-        (media / f"{row['clip_id']}.wav").touch()
-    config = load_config()
+        timeline_path = clip_artifact(results / "media", row["clip_id"], config["shards"], ".timeline.json")
+        timeline_path.parent.mkdir(parents=True, exist_ok=True)
+        timeline_path.write_text(json.dumps(timeline))
+        timeline_path.with_name(f"{row['clip_id']}.wav").touch()
     config["dataset"].update(kind="list", path=str(clips / "list.csv"))
     configfile = root / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -100,14 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=TARGET_CLIPS)
     parser.add_argument("--small", type=int, default=100, help="clips in the small baseline manifest")
+    parser.add_argument("--shards", type=int, default=200,
+                        help="config shards for both manifests (config.yaml suggests ~clips/50: 200 for 10,000)")
     parser.add_argument("--profile", action="store_true", help="cProfile the large dry run")
     parser.add_argument("--no-media", action="store_true",
                         help="leave out the timeline/wav files: the dry run then plans the media jobs too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_dag_") as tmp:
         small_root, large_root = Path(tmp) / "small", Path(tmp) / "large"
-        small_config = make_dataset(small_root, args.small, with_media=not args.no_media)
-        large_config = make_dataset(large_root, args.clips, with_media=not args.no_media)
+        small_config = make_dataset(small_root, args.small, not args.no_media, args.shards)
+        large_config = make_dataset(large_root, args.clips, not args.no_media, args.shards)
         small_s, small_jobs = time_dry_run(small_root, small_config)
         large_s, large_jobs = time_dry_run(large_root, large_config)
         per_clip_ms = (large_s - small_s) / (args.clips - args.small) * 1000

@@ -1,32 +1,29 @@
 # Audio stage (paper 2.2-2.4): per clip, openSMILE IS10 functionals, the pyAudioAnalysis short-term
 # sequence and the 34x34 audio maps (read from the short-term sequence); then one index table.
-# The three artifacts come from one job per clip: a job's start (Python, Snakemake, the openSMILE
-# extractor) costs more than the maps themselves, and fewer jobs keep the DAG of large datasets fast.
+# One job per shard of clips writes all three: a job's start (Python, Snakemake, the openSMILE
+# extractor) costs more than a clip's features, and fewer jobs keep the DAG of large datasets fast.
 
 
 rule audio_features:
     input:
-        wav="results/media/{clip}.wav",
+        media="results/media/shard_{shard}",
     output:
-        is10="results/audio/is10/{clip}.h5",
-        shortterm="results/audio/shortterm/{clip}.h5",
-        maps="results/audio/maps/{clip}.h5",
+        is10=directory("results/audio/is10/shard_{shard}"),
+        shortterm=directory("results/audio/shortterm/shard_{shard}"),
+        maps=directory("results/audio/maps/shard_{shard}"),
     log:
-        "results/logs/audio_features/{clip}.log",
+        "results/logs/audio_features/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/audio_features/{clip}.tsv"
-    group:
-        "per_clip"
+        "results/benchmarks/audio_features/shard_{shard}.tsv"
     conda:
         "../envs/audio.yaml"
     threads: 1
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=60,
     params:
-        checks=config["audio"]["checks"],
-        shortterm=config["audio"]["shortterm"],
-        maps=config["audio"]["maps"],
+        audio=config["audio"],
+        clips=shard_clip_ids,
     script:
         "../workflow_scripts/audio_features.py"
 
@@ -34,9 +31,9 @@ rule audio_features:
 rule audio_index:
     input:
         manifest="results/manifest.tsv",
-        is10=per_clip("results/audio/is10/{clip}.h5"),
-        shortterm=per_clip("results/audio/shortterm/{clip}.h5"),
-        maps=per_clip("results/audio/maps/{clip}.h5"),
+        is10=per_shard("results/audio/is10/shard_{shard}"),
+        shortterm=per_shard("results/audio/shortterm/shard_{shard}"),
+        maps=per_shard("results/audio/maps/shard_{shard}"),
     output:
         index="results/audio/index.tsv",
     log:
@@ -49,6 +46,10 @@ rule audio_index:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        is10=per_clip("results/audio/is10/shard_{shard}/{clip}.h5"),
+        shortterm=per_clip("results/audio/shortterm/shard_{shard}/{clip}.h5"),
+        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5"),
     script:
         "../workflow_scripts/audio_index.py"
 

@@ -8,6 +8,7 @@ from avemotion import datasets
 from avemotion.artifacts import read_manifest
 from avemotion.config import check_pretraining_files
 from avemotion.constants import FACE_TRACKS
+from avemotion.shards import SHARD_PATTERN, clip_shard, clips_by_shard
 
 validate(config, schema="../schemas/config.schema.yaml")
 # A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
@@ -31,8 +32,8 @@ config.update(_canonical_config)
 
 
 wildcard_constraints:
-    clip=datasets.CLIP_ID_PATTERN,
     track="|".join(FACE_TRACKS),
+    shard=SHARD_PATTERN,
 
 
 # Stage files append the aggregate files that `rule all` asks for.
@@ -70,29 +71,67 @@ def manifest_clip_ids(with_audio=False):
     return sorted(rows)
 
 
-def manifest_row(wildcards):
-    """The clip's manifest row (as params: a manifest change for one clip reruns only that clip)."""
-    return manifest_rows()[wildcards.clip]
+@lru_cache(maxsize=8)
+def _clips_by_shard(path, mtime_ns, n_shards):
+    return clips_by_shard(_manifest_rows(path, mtime_ns), n_shards)
 
 
-def clip_path(wildcards):
-    return manifest_rows()[wildcards.clip]["path"]
+def manifest_shards():
+    """{shard: clip ids} of the manifest's clips (shards that hold no clip have no jobs)."""
+    path = checkpoints.manifest.get().output.manifest
+    return _clips_by_shard(path, os.stat(path).st_mtime_ns, config["shards"])
 
 
-def clip_audio_path(wildcards):
-    """The clip's separate audio file (manifest `audio_path`: RAVDESS 03 .wav beside a video-only
-    02 file, CREMA-D AudioWAV), or nothing when the audio is in the clip itself."""
-    audio = manifest_rows()[wildcards.clip].get("audio_path", "")
-    return [audio] if audio else []
+def shard_rows(wildcards):
+    """The shard's manifest rows by clip id (params of `media`: adding a clip, or a clip's row
+    changing, reruns its shard and no other)."""
+    rows = manifest_rows()
+    return {clip: rows[clip] for clip in manifest_shards()[wildcards.shard]}
+
+
+def shard_videos(wildcards):
+    """{clip_id: video path} of the shard's clips (params of `faces`)."""
+    return {clip: row["path"] for clip, row in shard_rows(wildcards).items()}
+
+
+def shard_clip_ids(wildcards):
+    return manifest_shards()[wildcards.shard]
+
+
+def shard_media_files(wildcards):
+    """The source files of the shard's clips: each clip, and its separate audio file where the
+    manifest pairs one (`audio_path`: RAVDESS 03 .wav beside a video-only 02 file, CREMA-D AudioWAV).
+    """
+    rows = shard_rows(wildcards).values()
+    return [row["path"] for row in rows] + [
+        row["audio_path"] for row in rows if row.get("audio_path")
+    ]
+
+
+def shard_video_files(wildcards):
+    return list(shard_videos(wildcards).values())
+
+
+def per_shard(pattern):
+    """Input function: `pattern` (a shard folder) expanded over every shard that holds clips."""
+
+    def expand_over_shards(wildcards):
+        return expand(pattern, shard=list(manifest_shards()), **wildcards)
+
+    return expand_over_shards
 
 
 def per_clip(pattern, with_audio=False):
-    """Input function: `pattern` expanded over every clip of the manifest."""
+    """Params function: `pattern` (a file in a shard folder) for every clip of the manifest, with the
+    clip's shard filled in. Rules take the shard folders as input (per_shard) and these as params.
+    """
 
     def expand_over_clips(wildcards):
-        return expand(
-            pattern, clip=manifest_clip_ids(with_audio=with_audio), **wildcards
-        )
+        n_shards = config["shards"]
+        return [
+            pattern.format(clip=clip, shard=clip_shard(clip, n_shards), **wildcards)
+            for clip in manifest_clip_ids(with_audio=with_audio)
+        ]
 
     return expand_over_clips
 

@@ -1,4 +1,4 @@
-# Face stage (paper 2.1): per clip and face track, the subject's face in every unique source frame,
+# Face stage (paper 2.1): per shard of clips and face track, the subject's face in every unique source frame,
 # aligned by its eye corners, as an HDF5 face stack on the 60-fps timeline; per-track index; QC.
 from avemotion.constants import SPLITS
 from avemotion.config import track_settings
@@ -6,25 +6,24 @@ from avemotion.config import track_settings
 
 rule faces:
     input:
-        clip=clip_path,
-        timeline="results/media/{clip}.timeline.json",
+        videos=shard_video_files,
+        media="results/media/shard_{shard}",
     output:
-        stack="results/faces/{track}/{clip}.h5",
+        stacks=directory("results/faces/{track}/shard_{shard}"),
     log:
-        "results/logs/faces/{track}/{clip}.log",
+        "results/logs/faces/{track}/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/faces/{track}/{clip}.tsv"
-    group:
-        "per_clip"
+        "results/benchmarks/faces/{track}/shard_{shard}.tsv"
     conda:
         "../envs/faces.yaml"
     threads: 2
     resources:
         mem_mb=1500,
-        runtime=20,
+        runtime=6 * 60,
     params:
         # only this track's settings: editing track A's block reruns track A's jobs only
         faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
+        videos=shard_videos,
     script:
         "../workflow_scripts/faces.py"
 
@@ -32,7 +31,7 @@ rule faces:
 rule faces_index:
     input:
         manifest="results/manifest.tsv",
-        stacks=per_clip("results/faces/{track}/{clip}.h5"),
+        shards=per_shard("results/faces/{track}/shard_{shard}"),
     output:
         index="results/faces/{track}/index.tsv",
     log:
@@ -45,6 +44,8 @@ rule faces_index:
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        stacks=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
     script:
         "../workflow_scripts/faces_index.py"
 
@@ -52,8 +53,8 @@ rule faces_index:
 rule faces_qc:
     input:
         manifest="results/manifest.tsv",
-        stacks_a=per_clip("results/faces/a/{clip}.h5"),
-        stacks_b=per_clip("results/faces/b/{clip}.h5"),
+        shards_a=per_shard("results/faces/a/shard_{shard}"),
+        shards_b=per_shard("results/faces/b/shard_{shard}"),
     output:
         montage_train=report(
             "results/faces/qc/montage_train.png",
@@ -85,6 +86,9 @@ rule faces_qc:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        stacks_a=per_clip("results/faces/a/shard_{shard}/{clip}.h5"),
+        stacks_b=per_clip("results/faces/b/shard_{shard}/{clip}.h5"),
     script:
         "../workflow_scripts/faces_qc.py"
 

@@ -1,28 +1,25 @@
-# Media stage (paper 2.1): each clip's 60-fps timeline map and its 16 kHz mono audio.
+# Media stage (paper 2.1): each clip's 60-fps timeline map and its 16 kHz mono audio, one job per
+# shard of clips (avemotion.shards).
 
 
 rule media:
     input:
-        clip=clip_path,
-        audio=clip_audio_path,
+        clips=shard_media_files,
     output:
-        wav="results/media/{clip}.wav",
-        timeline="results/media/{clip}.timeline.json",
+        media=directory("results/media/shard_{shard}"),
     log:
-        "results/logs/media/{clip}.log",
+        "results/logs/media/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/media/{clip}.tsv"
-    group:
-        "per_clip"
+        "results/benchmarks/media/shard_{shard}.tsv"
     conda:
         "../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=60,
     params:
         media=config["media"],
-        clip=manifest_row,
+        clips=shard_rows,
     script:
         "../workflow_scripts/media.py"
 
@@ -30,8 +27,7 @@ rule media:
 rule media_index:
     input:
         manifest="results/manifest.tsv",
-        timelines=per_clip("results/media/{clip}.timeline.json"),
-        wavs=per_clip("results/media/{clip}.wav"),
+        shards=per_shard("results/media/shard_{shard}"),
     output:
         index="results/media/index.tsv",
     log:
@@ -40,6 +36,8 @@ rule media_index:
         "results/benchmarks/media_index/media_index.tsv"
     conda:
         "../envs/core.yaml"
+    params:
+        timelines=per_clip("results/media/shard_{shard}/{clip}.timeline.json"),
     script:
         "../workflow_scripts/media_index.py"
 

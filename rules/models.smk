@@ -9,7 +9,7 @@ from avemotion.constants import MODELS
 rule vgg_lstm:
     input:
         manifest="results/manifest.tsv",
-        faces=per_clip("results/faces/{track}/{clip}.h5"),
+        faces=per_shard("results/faces/{track}/shard_{shard}"),
         user_files=pretraining_files,
     output:
         checkpoint="results/models/vgg_lstm_{track}/checkpoint.pt",
@@ -34,6 +34,7 @@ rule vgg_lstm:
         runtime=24 * 60,
         gpu=1,
     params:
+        faces=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
         model=config["models"]["vgg_lstm"],
         training=config["models"]["training"],
         name=vgg_lstm_name,
@@ -45,7 +46,7 @@ rule vgg_lstm:
 rule audio_svm:
     input:
         manifest="results/manifest.tsv",
-        features=per_clip("results/audio/is10/{clip}.h5", with_audio=True),
+        features=per_shard("results/audio/is10/shard_{shard}"),
     output:
         model="results/models/audio_svm/model.joblib",
         train_log="results/models/audio_svm/train_log.csv",
@@ -68,6 +69,7 @@ rule audio_svm:
         mem_mb=4000,
         runtime=60,
     params:
+        features=per_clip("results/audio/is10/shard_{shard}/{clip}.h5", with_audio=True),
         model=config["models"]["audio_svm"],
         training=config["models"]["training"],
         train_splits=["train"],
@@ -78,7 +80,7 @@ rule audio_svm:
 rule audio_lstm:
     input:
         manifest="results/manifest.tsv",
-        features=per_clip("results/audio/shortterm/{clip}.h5", with_audio=True),
+        features=per_shard("results/audio/shortterm/shard_{shard}"),
     output:
         checkpoint="results/models/audio_lstm/checkpoint.pt",
         train_log="results/models/audio_lstm/train_log.csv",
@@ -102,6 +104,9 @@ rule audio_lstm:
         runtime=6 * 60,
         gpu=1,
     params:
+        features=per_clip(
+            "results/audio/shortterm/shard_{shard}/{clip}.h5", with_audio=True
+        ),
         model=config["models"]["audio_lstm"],
         training=config["models"]["training"],
         train_splits=["train"],
@@ -112,7 +117,7 @@ rule audio_lstm:
 rule inception_lstm:
     input:
         manifest="results/manifest.tsv",
-        maps=per_clip("results/audio/maps/{clip}.h5", with_audio=True),
+        maps=per_shard("results/audio/maps/shard_{shard}"),
     output:
         checkpoint="results/models/inception_lstm/checkpoint.pt",
         train_log="results/models/inception_lstm/train_log.csv",
@@ -136,6 +141,7 @@ rule inception_lstm:
         runtime=12 * 60,
         gpu=1,
     params:
+        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5", with_audio=True),
         model=config["models"]["inception_lstm"],
         training=config["models"]["training"],
         train_splits=["train"],
@@ -146,7 +152,7 @@ rule inception_lstm:
 rule vgg_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        faces=per_clip("results/faces/{track}/{clip}.h5"),
+        faces=per_shard("results/faces/{track}/shard_{shard}"),
         user_files=pretraining_files,
     output:
         checkpoint="results/models_refit/vgg_lstm_{track}/checkpoint.pt",
@@ -170,6 +176,7 @@ rule vgg_lstm_refit:
         runtime=24 * 60,
         gpu=1,
     params:
+        faces=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
         model=config["models"]["vgg_lstm"],
         training=config["models"]["training"],
         name=vgg_lstm_name,
@@ -181,7 +188,7 @@ rule vgg_lstm_refit:
 rule audio_svm_refit:
     input:
         manifest="results/manifest.tsv",
-        features=per_clip("results/audio/is10/{clip}.h5", with_audio=True),
+        features=per_shard("results/audio/is10/shard_{shard}"),
     output:
         model="results/models_refit/audio_svm/model.joblib",
         train_log="results/models_refit/audio_svm/train_log.csv",
@@ -203,6 +210,7 @@ rule audio_svm_refit:
         mem_mb=4000,
         runtime=60,
     params:
+        features=per_clip("results/audio/is10/shard_{shard}/{clip}.h5", with_audio=True),
         model=config["models"]["audio_svm"],
         training=config["models"]["training"],
         train_splits=["train", "val"],
@@ -213,7 +221,7 @@ rule audio_svm_refit:
 rule audio_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        features=per_clip("results/audio/shortterm/{clip}.h5", with_audio=True),
+        features=per_shard("results/audio/shortterm/shard_{shard}"),
     output:
         checkpoint="results/models_refit/audio_lstm/checkpoint.pt",
         train_log="results/models_refit/audio_lstm/train_log.csv",
@@ -236,6 +244,9 @@ rule audio_lstm_refit:
         runtime=6 * 60,
         gpu=1,
     params:
+        features=per_clip(
+            "results/audio/shortterm/shard_{shard}/{clip}.h5", with_audio=True
+        ),
         model=config["models"]["audio_lstm"],
         training=config["models"]["training"],
         train_splits=["train", "val"],
@@ -246,7 +257,7 @@ rule audio_lstm_refit:
 rule inception_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        maps=per_clip("results/audio/maps/{clip}.h5", with_audio=True),
+        maps=per_shard("results/audio/maps/shard_{shard}"),
     output:
         checkpoint="results/models_refit/inception_lstm/checkpoint.pt",
         train_log="results/models_refit/inception_lstm/train_log.csv",
@@ -269,6 +280,7 @@ rule inception_lstm_refit:
         runtime=12 * 60,
         gpu=1,
     params:
+        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5", with_audio=True),
         model=config["models"]["inception_lstm"],
         training=config["models"]["training"],
         train_splits=["train", "val"],

@@ -8,7 +8,7 @@
         resources: tmpdir=/tmp, mem_mb=500, gpu=1
 
 `planned_jobs` turns those blocks into `PlannedJob`s (the `all` target rule left out), so that rerun
-tests can say exactly which rules, and which clips of a per-clip rule, would run.
+tests can say exactly which rules, and which shards of a per-clip stage, would run.
 """
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ class PlannedJob:
     jobid: str = ""
 
     @property
-    def clip(self) -> str | None:
-        return self.wildcards.get("clip")
+    def shard(self) -> str | None:
+        """The shard of a per-clip stage's job (media, faces, audio_features; avemotion.shards)."""
+        return self.wildcards.get("shard")
 
 
 def _key_values(text: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ from avemotion.audio import (
     tileable_map_width,
 )
 from avemotion.constants import AUDIO_SAMPLE_RATE, IS10_DIM, N_SHORT_TERM_FEATURES
+from avemotion.shards import clip_artifact, clips_by_shard
 
 ESPEAK = "/usr/bin/espeak-ng"
 FS = AUDIO_SAMPLE_RATE
@@ -358,18 +359,20 @@ def test_demo_run_writes_all_audio_artifacts(demo_run):
     assert set(index) == {row["clip_id"] for row in manifest}
     with_audio = [row["clip_id"] for row in manifest if row["has_audio"] == "true"]
     assert with_audio
+    shards = demo_run.config["shards"]
     for clip in with_audio:
         for feature in audio.FEATURES:
-            result = audio.read_audio_features(demo_run.results / "audio" / feature / f"{clip}.h5")
+            result = audio.read_audio_features(clip_artifact(demo_run.results / "audio" / feature, clip, shards, ".h5"))
             assert result.ok, result.reason
             assert np.all(np.isfinite(result.data))
-        assert audio.read_audio_features(demo_run.results / "audio/is10" / f"{clip}.h5").data.shape == (1582,)
+        is10 = clip_artifact(demo_run.results / "audio" / "is10", clip, shards, ".h5")
+        assert audio.read_audio_features(is10).data.shape == (1582,)
         assert index[clip]["status"] == "ok"
 
 
 @pytest.mark.slow
 def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
-    """A map setting reruns the per-clip audio jobs and the index, not the media or face jobs."""
+    """A map setting reruns the audio shard jobs and the index, not the media or face jobs."""
     config = yaml.safe_load(demo_run.configfile.read_text())
     config["audio"]["maps"]["min_maps"] += 1
     edited = tmp_path / "edited.yaml"
@@ -379,7 +382,8 @@ def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
     output = run_snakemake(demo_run.workdir, "-n", "results/audio/index.tsv", configfile=edited).stdout
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.MULTILINE))
     assert "audio_features" in jobs and "audio_index" in jobs
-    assert int(jobs["audio_features"]) == len(read_tsv(demo_run.results / "manifest.tsv"))
+    clip_ids = [row["clip_id"] for row in read_tsv(demo_run.results / "manifest.tsv")]
+    assert int(jobs["audio_features"]) == len(clips_by_shard(clip_ids, demo_run.config["shards"]))
     assert not {"media", "manifest", "demo_corpus", "faces", "faces_index"} & set(jobs)
 
 

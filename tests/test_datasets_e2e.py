@@ -17,6 +17,7 @@ import yaml
 from avemotion.artifacts import read_predictions, read_tsv
 from avemotion.config import load_config, merge_config
 from avemotion.constants import CLASSES, EMOTIW_EMOTIONS, MODELS
+from avemotion.shards import clip_artifact
 from avemotion.dataset_fixtures import Fixture, write_afew_fixture, write_cremad_fixture, write_media, \
     write_ravdess_fixture
 from conftest import REPO, run_snakemake
@@ -180,7 +181,8 @@ def test_afew_track_b_reads_the_organisers_faces(afew_run: DatasetRun):
     assert with_faces and all(index[c]["status"] == "ok" for c in with_faces)
     import h5py
 
-    with h5py.File(afew_run.results / "faces" / "b" / f"{with_faces[0]}.h5", "r") as stack:
+    stack_path = clip_artifact(afew_run.results / "faces" / "b", with_faces[0], afew_run.config["shards"], ".h5")
+    with h5py.File(stack_path, "r") as stack:
         assert stack.attrs["method"] == "dataset"
 
 

@@ -16,12 +16,14 @@ from avemotion.artifacts import read_tsv
 from avemotion.constants import VGG_INPUT_SIZE
 from avemotion.config import track_settings
 from avemotion.faces import (
-    Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_track, extract_faces_from_dataset,
+    Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_shard, extract_face_track,
+    extract_faces_from_dataset,
     extract_faces_from_video, find_dataset_face_images, prefetch, read_face_stack, similarity_transform,
     SubjectTracker,
 )
 from avemotion.faces.checks import FaceCheck, geometry_problem
 from avemotion.faces.stack import Coverage, face_gaps
+from avemotion.shards import clip_artifact
 
 CANVAS = (480, 640)  # height, width (even: yuv420p)
 
@@ -196,6 +198,33 @@ def test_hdf5_layout_and_timeline_marks_frames_without_face(analyzers, tmp_path)
     assert attrs["detection_rate"] == pytest.approx(5 / 8)
 
 
+@pytest.mark.parametrize("track", ["a", "b"])
+def test_a_shard_writes_each_clip_as_extracting_it_alone_would(track, tmp_path):
+    """One extractor serves a whole shard: a clip's stack must not depend on the clips before it; a clip
+    whose extraction raises (its timeline is missing) is quarantined and the shard goes on."""
+    grace, grace_eyes = PHOTOS["grace_hopper"]
+    astronaut, astronaut_eyes = PHOTOS["astronaut"]
+    media = tmp_path / "media"
+    media.mkdir()
+    videos = {}
+    for clip, (photo, eyes, angle) in {"c1": (astronaut, astronaut_eyes, 10.0), "c2": (grace, grace_eyes, -5.0)}.items():
+        frames = [place_photo(cluttered_background(40 + i), photo, eyes, angle + 3 * i, 0.8, (320, 220)) for i in range(4)]
+        videos[clip] = str(write_clip(tmp_path / f"{clip}.mp4", frames, lossless=True))
+        write_timeline(media / f"{clip}.timeline.json", timeline_for(clip, len(frames)))
+    videos["lost"] = videos["c1"]  # no timeline: Timeline.read raises
+    settings = track_settings({"size": 64, "min_detection_confidence": 0.5, "track_a": {"method": "mediapipe"},
+                               "track_b": {"method": "dlib"}}, track)
+    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track)
+    assert list(failed) == ["lost"] and "FileNotFoundError" in failed["lost"]
+    lost = read_face_stack(tmp_path / "shard" / "lost.h5")
+    assert lost.status == "quarantined" and lost.reason.startswith(f"clip lost: faces track {track} failed")
+    extract_face_track(videos["c2"], media / "c2.timeline.json", tmp_path / "alone.h5", settings, track)
+    with h5py.File(tmp_path / "shard" / "c2.h5", "r") as in_shard, h5py.File(tmp_path / "alone.h5", "r") as alone:
+        assert in_shard.attrs["status"] == "ok" and set(in_shard) == set(alone)
+        for name in alone:
+            np.testing.assert_array_equal(in_shard[name][()], alone[name][()], err_msg=name)
+
+
 def test_clip_without_face_is_quarantined(analyzers, tmp_path):
     frames = [cluttered_background(i) for i in range(6)]
     clip = write_clip(tmp_path / "empty.mp4", frames)
@@ -297,7 +326,8 @@ def test_demo_run_faces(demo_run):
     faces = demo_run.results / "faces"
     for track in ("a", "b"):
         rows = read_tsv(faces / track / "index.tsv")
-        assert rows and all((faces / track / f"{r['clip_id']}.h5").is_file() for r in rows)
+        shards = demo_run.config["shards"]
+        assert rows and all(clip_artifact(faces / track, r["clip_id"], shards, ".h5").is_file() for r in rows)
         n_unique = sum(int(r["n_unique_frames"]) for r in rows)
         n_faces = sum(int(r["n_faces"]) for r in rows)
         assert n_faces >= 0.95 * n_unique, f"track {track}: faces in {n_faces} of {n_unique} frames"

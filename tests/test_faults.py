@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from avemotion.config import load_config
+from avemotion.shards import clip_shard
 from conftest import REPO, SNAKEMAKE, DemoRun, run_snakemake
 from dag_plan import dry_run, planned_jobs, workflow_rules
 from media_factory import make_clip
@@ -57,35 +58,39 @@ def test_sigkill_mid_write_leaves_no_artifact_for_downstream_and_the_rerun_finis
     (clips / "list.csv").write_text("path,label,split\nshort.mp4,HA,train\nlong.mp4,SA,train\n")
     config = load_config()
     config["dataset"].update(kind="list", path=str(clips / "list.csv"))
+    # the two clips in different shards: the killed shard is redone, the finished one is not
+    config["shards"] = next(n for n in range(2, 50) if clip_shard("short", n) != clip_shard("long", n))
+    long_shard, short_shard = clip_shard("long", config["shards"]), clip_shard("short", config["shards"])
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     workdir = tmp_path / "run"
     media = workdir / "results" / "media"
+    shard = media / f"shard_{long_shard}"
     target = "results/media/index.tsv"
 
     def writing_long_wav() -> bool:
-        return media.is_dir() and any(p.name.startswith(".long.wav.") for p in media.iterdir())
+        return shard.is_dir() and any(p.name.startswith(".long.wav.") for p in shard.iterdir())
 
     process = start_snakemake(workdir, "--cores", "1", target, configfile=configfile)
     assert kill_when(process, writing_long_wav), "the run ended before the long clip's wav was being written"
 
     # killed before the rename: the temporary file is there, the artifact is not
-    assert [p for p in media.iterdir() if p.name.startswith(".long.wav.")]
-    assert not (media / "long.wav").exists(), "a half-written wav under its final name"
+    assert [p for p in shard.iterdir() if p.name.startswith(".long.wav.")]
+    assert not (shard / "long.wav").exists(), "a half-written wav under its final name"
     assert not (media / "index.tsv").exists()
-    # Snakemake marked the job's outputs incomplete; the output written before the kill
-    # (long.timeline.json) is not trusted: a plain run plans the clip's job again (or refuses, when
-    # every output exists), and --rerun-incomplete (set in both profiles) rebuilds it.
+    # Snakemake marked the shard's folder incomplete; what it holds (long.timeline.json) is not
+    # trusted: a plain run plans the shard's job again (or refuses, when every output exists), and
+    # --rerun-incomplete (set in both profiles) rebuilds it.
     run_snakemake(workdir, "--unlock", configfile=configfile)
     plain = run_snakemake(workdir, "-n", target, configfile=configfile, check=False)
-    planned_again = {(job.rule, job.clip) for job in planned_jobs(plain.stdout + plain.stderr)}
-    assert ("media", "long") in planned_again or (plain.returncode != 0 and "incomplete" in plain.stderr.lower())
-    assert ("media", "short") not in planned_again, "the finished clip would be redone"
+    planned_again = {(job.rule, job.shard) for job in planned_jobs(plain.stdout + plain.stderr)}
+    assert ("media", long_shard) in planned_again or (plain.returncode != 0 and "incomplete" in plain.stderr.lower())
+    assert ("media", short_shard) not in planned_again, "the finished shard would be redone"
     planned = dry_run(workdir, "--rerun-incomplete", target, configfile=configfile)
-    assert {(job.rule, job.clip) for job in planned} == {("media", "long"), ("media_index", None)}
+    assert {(job.rule, job.shard) for job in planned} == {("media", long_shard), ("media_index", None)}
 
     run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", target, configfile=configfile)
-    with wave.open(str(media / "long.wav"), "rb") as handle:
+    with wave.open(str(shard / "long.wav"), "rb") as handle:
         assert abs(handle.getnframes() / handle.getframerate() - 240) < 0.5
     assert dry_run(workdir, target, configfile=configfile) == []
 

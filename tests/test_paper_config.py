@@ -22,7 +22,9 @@ from avemotion.config import (
     load_config,
     paper_deviations,
 )
+from avemotion.artifacts import read_tsv
 from avemotion.constants import MODELS, PAPER_CONFIG
+from avemotion.shards import clips_by_shard
 from conftest import REPO, run_snakemake
 from dag_plan import planned_jobs, rule_counts
 
@@ -178,8 +180,8 @@ def paper_run_config(tmp_path: Path, with_files: bool) -> Path:
     """configs/paper.yaml over a finished manifest of N_CLIPS stand-in clips (benchmarks/bench_dag.py)."""
     from benchmarks.bench_dag import make_dataset
 
-    dataset_config = yaml.safe_load(make_dataset(tmp_path, N_CLIPS).read_text())
     config = load_config(PAPER_YAML)
+    dataset_config = yaml.safe_load(make_dataset(tmp_path, N_CLIPS, shards=config["shards"]).read_text())
     config["dataset"] = dataset_config["dataset"]
     if with_files:
         config["models"]["vgg_lstm"].update(
@@ -205,7 +207,10 @@ def test_paper_dry_run_plans_the_papers_dag(tmp_path):
     configfile = paper_run_config(tmp_path, with_files=True)
     result = run_snakemake(tmp_path / "run", "-n", "--cores", "1", configfile=configfile, timeout=300)
     counts = rule_counts(planned_jobs(result.stdout + "\n" + result.stderr))
-    assert counts["faces"] == 2 * N_CLIPS  # both face tracks for every clip
+    clip_ids = [row["clip_id"] for row in read_tsv(tmp_path / "run" / "results" / "manifest.tsv")]
+    n_shards = len(clips_by_shard(clip_ids, yaml.safe_load(configfile.read_text())["shards"]))
+    # both face tracks and the audio features of every shard (the stand-in media is done)
+    assert counts["faces"] == 2 * n_shards and counts["audio_features"] == n_shards, counts
     # the five models and, paper 3.2, their train+val refit twins (one rule over the two face tracks)
     for rule in {model.removesuffix("_a").removesuffix("_b") for model in MODELS}:
         expected = 2 if rule == "vgg_lstm" else 1

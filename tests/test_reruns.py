@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from avemotion.artifacts import read_tsv
+from avemotion.shards import clip_shard, clips_by_shard
 from conftest import DemoRun, run_snakemake
 from dag_plan import PlannedJob, dry_run, rule_counts, workflow_rules
 
@@ -115,7 +116,7 @@ def test_model_hyperparameter_reruns_only_that_model_fusion_and_report(demo_run:
     rules = set(rule_counts(jobs))
     assert rules & (FEATURE_RULES | MODELS) == {"audio_svm"}, f"after editing {edit}: {describe(jobs)}"
     assert {"fusion", "report"} <= rules, f"after editing {edit}: {describe(jobs)}"
-    assert not [job for job in jobs if job.clip], f"per-clip jobs after editing {edit}: {describe(jobs)}"
+    assert not [job for job in jobs if job.shard], f"per-clip jobs after editing {edit}: {describe(jobs)}"
 
 
 def test_face_setting_reruns_face_jobs_and_face_models_nothing_of_audio(demo_run: DemoRun, tmp_path: Path):
@@ -150,17 +151,21 @@ def _add_clips(run: DemoRun, n_new: int) -> list[str]:
     return new_ids
 
 
-def test_added_clips_run_only_their_per_clip_jobs_and_the_aggregates(run_copy: DemoRun):
+def test_added_clips_run_only_their_shards_and_the_aggregates(run_copy: DemoRun):
     assert run_copy.config["dataset"]["kind"] == "demo", "the shared demo run must use the demo corpus"
     new_ids = _add_clips(run_copy, 2)
     # The manifest is a checkpoint: the new clips' jobs exist only once it has been rebuilt.
     run_snakemake(run_copy.workdir, "--cores", "2", "results/manifest.tsv", configfile=run_copy.configfile)
     manifest_ids = {row["clip_id"] for row in read_tsv(run_copy.results / "manifest.tsv")}
     assert set(new_ids) <= manifest_ids
+    n_shards = run_copy.config["shards"]
+    new_shards = {clip_shard(clip, n_shards) for clip in new_ids}
+    assert len(clips_by_shard(manifest_ids, n_shards)) > len(new_shards), "every shard got a new clip: nothing to test"
     jobs = dry_run(run_copy.workdir, configfile=run_copy.configfile)
-    per_clip = [job for job in jobs if job.clip]
-    assert {job.clip for job in per_clip} == set(new_ids), f"per-clip jobs: {sorted({j.clip for j in per_clip})}"
-    assert rule_counts(per_clip)["media"] == len(new_ids), describe(jobs)
-    aggregates = {job.rule for job in jobs if not job.clip}
+    per_shard = [job for job in jobs if job.shard]
+    assert {job.shard for job in per_shard} == new_shards, f"per-clip jobs: {describe(per_shard)}"
+    counts = rule_counts(per_shard)
+    assert counts == {"media": len(new_shards), "faces": 2 * len(new_shards), "audio_features": len(new_shards)}, counts
+    aggregates = {job.rule for job in jobs if not job.shard}
     assert "media_index" in aggregates, describe(jobs)
     assert not aggregates & {"demo_corpus", "manifest"}, describe(jobs)

@@ -7,12 +7,12 @@ RUNNING is cancelled with scancel, and the profile's retries must still bring th
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from avemotion.artifacts import read_tsv
+from avemotion.shards import clips_by_shard
 from conftest import REPO, SNAKEMAKE, tiny_config
 from dag_plan import dry_run
 
@@ -28,7 +29,9 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 CLUSTER_SCRIPTS = REPO / "cluster"
 PROFILE = REPO / "profiles" / "slurm"
 STATE = Path(os.environ.get("AVEMOTION_SLURM_STATE", "/run/avemotion-slurm"))
-GROUP_SIZE = 20  # profiles/slurm/config.yaml, group-components per_clip
+SHARDS = 3  # the cluster run's per-clip work: 3 shards x (media, 2 face tracks, audio) = 12 jobs
+# Snakefile `localrules`: they read the per-clip files and write one table or figure each
+LOCAL_RULES = {"media_index", "faces_index", "faces_qc", "audio_index", "fusion", "submission", "report"}
 SUBMITTED = re.compile(r"submitted with SLURM jobid (?P<id>\d+) \(log: (?P<log>\S+)\)")
 
 
@@ -97,10 +100,11 @@ def shrink_training(block: dict, max_iterations: int = 10) -> None:
 
 
 def pipeline_config(workdir: Path) -> Path:
-    """The shared tiny demo config, smaller still (2/1/1 clips per class, 10 training steps per model
-    stage) so that the whole DAG runs through SLURM in a few minutes."""
+    """The shared tiny demo config, smaller still (2/1/1 clips per class in 3 shards, 10 training
+    steps per model stage) so that the whole DAG runs through SLURM in a few minutes."""
     config = tiny_config()
     config["demo"]["clips_per_class"] = {"train": 2, "val": 1, "test": 1}
+    config["shards"] = SHARDS
     shrink_training(config.get("models", {}))
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -157,13 +161,19 @@ def test_demo_pipeline_runs_to_the_end_on_slurm(slurm_run: SlurmRun):
     assert {row["clip_id"] for row in media} == {row["clip_id"] for row in manifest}
 
 
-def test_per_clip_jobs_are_grouped_into_few_cluster_jobs(slurm_run: SlurmRun):
+def test_per_clip_work_is_one_job_per_shard_and_the_aggregates_stay_on_the_login_node(slurm_run: SlurmRun):
     assert slurm_run.returncode == 0, slurm_run.output[-6000:]
-    n_clips = len(read_tsv(slurm_run.workdir / "results" / "manifest.tsv"))
-    groups = [job_id for job_id, folder in slurm_run.submitted().items()
-              if folder.startswith("group_per_clip") and job_id != slurm_run.cancelled_job]
-    assert not [f for f in slurm_run.submitted().values() if f == "rule_media"], "media jobs submitted one by one"
-    assert 1 <= len(groups) <= math.ceil(n_clips / GROUP_SIZE), (len(groups), n_clips)
+    clip_ids = [row["clip_id"] for row in read_tsv(slurm_run.workdir / "results" / "manifest.tsv")]
+    n_shards = len(clips_by_shard(clip_ids, SHARDS))
+    assert len(clip_ids) > 3 * n_shards and n_shards >= 2, (len(clip_ids), n_shards)
+    folders = Counter(folder for job_id, folder in slurm_run.submitted().items() if job_id != slurm_run.cancelled_job)
+    cancelled_folder = slurm_run.submitted().get(slurm_run.cancelled_job or "", "")
+    for rule, jobs_per_shard in (("media", 1), ("faces", 2), ("audio_features", 1)):
+        retried = 1 if cancelled_folder == f"rule_{rule}" else 0  # its resubmission is counted
+        assert folders[f"rule_{rule}"] - retried == jobs_per_shard * n_shards, folders
+    on_the_cluster = {folder.removeprefix("rule_") for folder in folders}
+    assert not on_the_cluster & LOCAL_RULES, f"aggregate rules submitted with sbatch: {on_the_cluster & LOCAL_RULES}"
+    assert on_the_cluster >= {"manifest", "vgg_lstm", "audio_svm"}, on_the_cluster
 
 
 def test_cancelled_job_is_retried_and_the_workflow_finishes(slurm_run: SlurmRun):

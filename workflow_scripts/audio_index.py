@@ -4,6 +4,6 @@ from avemotion.logs import log_to_file
 
 log_to_file(snakemake.log[0])
 write_audio_index(snakemake.input.manifest,
-                  {"is10": snakemake.input.is10, "shortterm": snakemake.input.shortterm,
-                   "maps": snakemake.input.maps},
+                  {"is10": snakemake.params.is10, "shortterm": snakemake.params.shortterm,
+                   "maps": snakemake.params.maps},
                   snakemake.output.index)

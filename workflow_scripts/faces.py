@@ -1,7 +1,7 @@
-"""Rule `faces`: one clip's face stack for one track (avemotion.faces.extract_face_track)."""
+"""Rule `faces`: one shard's face stacks for one track (avemotion.faces.extract_face_shard)."""
 from avemotion.logs import log_to_file
-from avemotion.faces import extract_face_track
+from avemotion.faces import extract_face_shard
 
 log_to_file(snakemake.log[0])
-extract_face_track(snakemake.input.clip, snakemake.input.timeline, snakemake.output.stack,
+extract_face_shard(snakemake.params.videos, snakemake.input.media, snakemake.output.stacks,
                    snakemake.params.faces, snakemake.wildcards.track)

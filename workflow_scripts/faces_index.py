@@ -4,4 +4,4 @@ from avemotion.artifacts import read_manifest
 from avemotion.faces import write_face_index
 
 log_to_file(snakemake.log[0])
-write_face_index(read_manifest(snakemake.input.manifest), snakemake.input.stacks, snakemake.output.index)
+write_face_index(read_manifest(snakemake.input.manifest), snakemake.params.stacks, snakemake.output.index)

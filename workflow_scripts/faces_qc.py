@@ -6,7 +6,7 @@ from avemotion.faces import write_face_qc
 log_to_file(snakemake.log[0])
 write_face_qc(
     read_manifest(snakemake.input.manifest),
-    {"a": snakemake.input.stacks_a, "b": snakemake.input.stacks_b},
+    {"a": snakemake.params.stacks_a, "b": snakemake.params.stacks_b},
     {split: snakemake.output[f"montage_{split}"] for split in ("train", "val", "test")},
     snakemake.output.detection,
 )

@@ -2,4 +2,4 @@ from avemotion.logs import log_to_file
 from avemotion.media import write_media_index
 
 log_to_file(snakemake.log[0])
-write_media_index(snakemake.input.manifest, snakemake.input.timelines, snakemake.output.index)
+write_media_index(snakemake.input.manifest, snakemake.params.timelines, snakemake.output.index)

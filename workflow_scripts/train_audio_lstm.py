@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 output = snakemake.output
 train_audio_lstm(
     snakemake.input.manifest,
-    snakemake.input.features,
+    snakemake.params.features,
     ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
     snakemake.params.model,
     snakemake.params.training,

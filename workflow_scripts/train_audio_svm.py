@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 output = snakemake.output
 train_audio_svm(
     snakemake.input.manifest,
-    snakemake.input.features,
+    snakemake.params.features,
     output.model,
     output.train_log,
     output.curve,

@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 output = snakemake.output
 train_inception_lstm(
     snakemake.input.manifest,
-    snakemake.input.maps,
+    snakemake.params.maps,
     ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
     snakemake.params.model,
     snakemake.params.training,

@@ -7,7 +7,7 @@ log_to_file(snakemake.log[0])
 output = snakemake.output
 train_vgg_lstm(
     snakemake.input.manifest,
-    snakemake.input.faces,
+    snakemake.params.faces,
     ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
     snakemake.params.model,
     snakemake.params.training,

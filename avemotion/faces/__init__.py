@@ -23,7 +23,7 @@ from .align import align_face, eye_corner_template, similarity_transform
 from .dataset import extract_faces_from_dataset, find_dataset_face_images
 from .detection import Detection, FaceAnalyzer, FaceLandmarks
 from .dlib_faces import DlibFaces
-from .extract import extract_face_track, extract_faces_from_video, make_analyzer
+from .extract import FaceTrackExtractor, extract_face_shard, extract_face_track, extract_faces_from_video, make_analyzer
 from .frames import Timeline, iter_source_frames, prefetch
 from .mediapipe_faces import MediaPipeFaces
 from .qc import write_face_index, write_face_qc
@@ -34,5 +34,6 @@ __all__ = [
     "Timeline", "iter_source_frames", "prefetch", "eye_corner_template", "similarity_transform", "align_face",
     "Detection", "FaceAnalyzer", "FaceLandmarks", "MediaPipeFaces", "DlibFaces", "make_analyzer", "SubjectTracker",
     "extract_faces_from_video", "extract_faces_from_dataset", "find_dataset_face_images", "extract_face_track",
+    "FaceTrackExtractor", "extract_face_shard",
     "FaceStack", "FaceTrackResult", "read_face_stack", "write_face_index", "write_face_qc",
 ]

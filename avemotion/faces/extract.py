@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+
 from ..artifacts import atomic_output
 from .align import align_face
 from .checks import FaceCheck
@@ -116,22 +118,81 @@ def choose_subject(rgb, candidates: list[Detection], analyzer: FaceAnalyzer, tra
     return None, None
 
 
+class FaceTrackExtractor:
+    """One face track's extractor, built once and used for many clips (a shard): the analyzer and the
+    face check keep no state from one clip to the next, so a clip's stack does not depend on the
+    clips extracted before it. ``settings`` is :func:`track_settings`'s block for ``track``."""
+
+    def __init__(self, settings: Mapping, track: str) -> None:
+        self.settings, self.track = settings, track
+        self.size = int(settings["size"])
+        self.method_settings = settings["method_settings"]
+        self.coverage = Coverage.from_config(settings)
+        self.analyzer: FaceAnalyzer | None = None
+        self.check: FaceCheck | None = None
+        if self.method_settings["method"] != "dataset":
+            self.analyzer = make_analyzer(self.method_settings, float(settings["min_detection_confidence"]))
+            self.check = FaceCheck(min_score=float(settings.get("check_min_score", 0.5)))
+
+    @property
+    def method(self) -> str:
+        return str(self.method_settings["method"])
+
+    def extract(self, video_path: str | Path, timeline_path: str | Path, out_path: str | Path) -> FaceTrackResult:
+        timeline = Timeline.read(timeline_path)
+        if self.analyzer is None:
+            return extract_faces_from_dataset(self.method_settings["dataset_faces_dir"], timeline, out_path, self.size,
+                                              self.track, int(self.method_settings.get("dataset_frame_offset", 0)),
+                                              self.coverage)
+        return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
+                                        int(self.settings.get("queue_size", 8)),
+                                        int(self.settings.get("redetect_every", 1)), self.check, self.coverage)
+
+    def write_quarantined(self, clip_id: str, timeline_path: str | Path, out_path: str | Path,
+                          failure: str) -> FaceTrackResult:
+        """An empty stack marked quarantined with ``failure`` (a clip whose extraction raised)."""
+        import h5py
+
+        try:
+            timeline = Timeline.read(timeline_path)
+        except (OSError, ValueError, KeyError):  # the failure may be the timeline itself
+            timeline = Timeline(clip_id, 0.0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
+            return finish_stack(handle, FaceStackWriter(handle, self.size, 0), timeline, self.method, self.size,
+                                self.track, failure, None, self.coverage)
+
+    def close(self) -> None:
+        for part in (self.analyzer, self.check):
+            if part is not None:
+                part.close()
+
+    def __enter__(self) -> "FaceTrackExtractor":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
                        settings: Mapping, track: str) -> FaceTrackResult:
-    """Entry point of the ``faces`` rule: ``settings`` is :func:`track_settings`'s block for ``track``."""
-    timeline = Timeline.read(timeline_path)
-    size = int(settings["size"])
-    method_settings = settings["method_settings"]
-    coverage = Coverage.from_config(settings)
-    if method_settings["method"] == "dataset":
-        return extract_faces_from_dataset(method_settings["dataset_faces_dir"], timeline, out_path, size, track,
-                                          int(method_settings.get("dataset_frame_offset", 0)), coverage)
-    analyzer = make_analyzer(method_settings, float(settings["min_detection_confidence"]))
-    check = FaceCheck(min_score=float(settings.get("check_min_score", 0.5)))
-    try:
-        return extract_faces_from_video(video_path, timeline, out_path, analyzer, size, track,
-                                        int(settings.get("queue_size", 8)), int(settings.get("redetect_every", 1)),
-                                        check, coverage)
-    finally:
-        analyzer.close()
-        check.close()
+    """One clip's face stack for one track (the ``predict`` command; shards use :func:`extract_face_shard`)."""
+    with FaceTrackExtractor(settings, track) as extractor:
+        return extractor.extract(video_path, timeline_path, out_path)
+
+
+def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
+                       track: str) -> dict[str, str]:
+    """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
+    ``videos``: {clip_id: video path}; each clip's timeline is ``<media_dir>/<clip>.timeline.json``.
+    Returns {clip_id: reason} of the clips whose extraction raised (written quarantined)."""
+    from ..shards import run_each_clip
+
+    folder, media = Path(out_dir), Path(media_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with FaceTrackExtractor(settings, track) as extractor:
+        return run_each_clip(
+            sorted(videos), f"faces track {track}",
+            lambda clip_id: extractor.extract(videos[clip_id], media / f"{clip_id}.timeline.json",
+                                              folder / f"{clip_id}.h5"),
+            lambda clip_id, failure: extractor.write_quarantined(clip_id, media / f"{clip_id}.timeline.json",
+                                                                 folder / f"{clip_id}.h5", failure))
