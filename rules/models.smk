@@ -28,7 +28,7 @@ rule vgg_lstm:
         "results/benchmarks/vgg_lstm_{track}/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=16000,
         runtime=24 * 60,
@@ -98,7 +98,7 @@ rule audio_lstm:
         "results/benchmarks/audio_lstm/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=8000,
         runtime=6 * 60,
@@ -135,7 +135,7 @@ rule inception_lstm:
         "results/benchmarks/inception_lstm/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=8000,
         runtime=12 * 60,
@@ -170,7 +170,7 @@ rule vgg_lstm_refit:
         "results/benchmarks/vgg_lstm_{track}_refit/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=16000,
         runtime=24 * 60,
@@ -238,7 +238,7 @@ rule audio_lstm_refit:
         "results/benchmarks/audio_lstm_refit/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=8000,
         runtime=6 * 60,
@@ -274,7 +274,7 @@ rule inception_lstm_refit:
         "results/benchmarks/inception_lstm_refit/train.tsv"
     conda:
         "../envs/models.yaml"
-    threads: 2
+    threads: config["models"]["threads"]
     resources:
         mem_mb=8000,
         runtime=12 * 60,
