@@ -457,12 +457,12 @@ def write_audio_artifacts(wav_path: str | os.PathLike, outputs: Mapping[str, str
     write_maps_artifact(outputs["shortterm"], outputs["maps"], clip_id, MapSettings.from_config(settings["maps"]))
 
 
-def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike,
-                      out_dirs: Mapping[str, str | os.PathLike], settings: Mapping[str, Mapping]) -> dict[str, str]:
+def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike, out_dirs: Mapping[str, str | os.PathLike],
+                      settings: Mapping[str, Mapping], table_path: str | os.PathLike) -> dict[str, str]:
     """Rule ``audio_features``: :func:`write_audio_artifacts` for every clip of one shard, reading
     ``<wav_dir>/<clip>.wav`` and writing ``<clip>.h5`` into ``out_dirs["is10"]``, ``["shortterm"]`` and
     ``["maps"]``. A clip whose extraction raises gets all three written quarantined with the reason;
-    returns {clip_id: reason} of those."""
+    returns {clip_id: reason} of those. Last, the shard table ``table_path``."""
     from .shards import run_each_clip
 
     folders = {feature: Path(out_dirs[feature]) for feature in FEATURES}
@@ -483,7 +483,7 @@ def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike,
         for feature, folder in folders.items():
             _write_h5(folder / f"{clip_id}.h5", empty[feature], attrs, STATUS_QUARANTINED, f"clip {clip_id}: {failure}")
 
-    return run_each_clip(list(clip_ids), "audio features", process, quarantine)
+    return run_each_clip(list(clip_ids), "audio features", process, quarantine, table_path)
 
 
 def _artifact_summary(path: str | os.PathLike) -> dict[str, object]:

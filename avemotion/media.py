@@ -226,11 +226,12 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 
 def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str | os.PathLike,
-                      settings: Mapping[str, object]) -> dict[str, str]:
+                      settings: Mapping[str, object], table_path: str | os.PathLike) -> dict[str, str]:
     """Rule ``media``: each clip's 60-fps timeline map and 16 kHz mono audio, ``<clip>.timeline.json``
     and ``<clip>.wav`` in one shard's folder. ``clip_rows``: the shard's manifest rows by clip id;
     ``settings``: the config's ``media:`` block. A clip that fails gets a timeline without frames that
-    holds the reason (``error``) and a wav of 0 samples; returns {clip_id: reason} of those."""
+    holds the reason (``error``) and a wav of 0 samples; returns {clip_id: reason} of those. Last, the
+    shard table ``table_path`` (:func:`avemotion.shards.run_each_clip`)."""
     from .shards import run_each_clip
 
     folder = Path(out_dir)
@@ -250,7 +251,7 @@ def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str |
             tmp.write_text(json.dumps(record))
         extract_audio(clip_rows[clip_id]["path"], folder / f"{clip_id}.wav", sample_rate, has_audio=False)
 
-    return run_each_clip(sorted(clip_rows), "media", process, quarantine)
+    return run_each_clip(sorted(clip_rows), "media", process, quarantine, table_path)
 
 
 def write_media_index(manifest_path: str | os.PathLike, timeline_paths: list[str],

@@ -4,6 +4,9 @@ A clip's shard is a hash of its clip id modulo ``config["shards"]``: it never de
 clips, so adding clips to a dataset reruns only the shards they land in (README, "Scale"). A shard
 job writes one folder of per-clip files, ``<stage dir>/shard_<shard>/<clip_id><suffix>``; one clip
 that fails unexpectedly is written quarantined with its reason and the shard's other clips go on.
+Last, the job writes its shard table (``<stage dir>/shard_<shard>.tsv``: each clip and the error it
+raised, if any), so a job killed mid-way leaves that output missing and is planned again: Snakemake
+does not check its incomplete markers on jobs that appear after a checkpoint (the manifest).
 """
 from __future__ import annotations
 
@@ -43,12 +46,18 @@ def clips_by_shard(clip_ids: Iterable[str], n_shards: int) -> dict[str, list[str
     return dict(sorted(shards.items()))
 
 
+SHARD_TABLE_COLUMNS: tuple[str, ...] = ("clip_id", "error")
+
+
 def run_each_clip(clip_ids: Iterable[str], stage: str, process: Callable[[str], object],
-                  quarantine: Callable[[str, str], object]) -> dict[str, str]:
+                  quarantine: Callable[[str, str], object], table_path: str | Path) -> dict[str, str]:
     """``process(clip_id)`` for every clip of a shard. A clip whose processing raises is logged with its
     traceback and handed to ``quarantine(clip_id, failure)``, which writes its artifacts quarantined
     (``failure`` says what raised; the clip id is the caller's to add). The other clips go on.
-    Returns {clip_id: failure} of those clips."""
+    Then writes the shard table ``table_path``. Returns {clip_id: failure} of the clips that raised."""
+    from .artifacts import write_tsv
+
+    clip_ids = list(clip_ids)
     failed: dict[str, str] = {}
     for clip_id in clip_ids:
         try:
@@ -60,4 +69,6 @@ def run_each_clip(clip_ids: Iterable[str], stage: str, process: Callable[[str], 
             failed[clip_id] = reason
     if failed:
         log.warning("%s: %d clip(s) quarantined by an unexpected error: %s", stage, len(failed), sorted(failed))
+    write_tsv(table_path, SHARD_TABLE_COLUMNS,
+              [{"clip_id": clip_id, "error": failed.get(clip_id, "")} for clip_id in clip_ids])
     return failed

@@ -6,11 +6,12 @@
 
 rule audio_features:
     input:
-        media="results/media/shard_{shard}",
+        media=shard_media_table,
     output:
         is10=directory("results/audio/is10/shard_{shard}"),
         shortterm=directory("results/audio/shortterm/shard_{shard}"),
         maps=directory("results/audio/maps/shard_{shard}"),
+        table="results/audio/shard_{shard}.tsv",
     log:
         "results/logs/audio_features/shard_{shard}.log",
     benchmark:
@@ -22,6 +23,7 @@ rule audio_features:
         mem_mb=500,
         runtime=60,
     params:
+        media="results/media/shard_{shard}",
         audio=config["audio"],
         clips=shard_clip_ids,
     script:
@@ -31,9 +33,7 @@ rule audio_features:
 rule audio_index:
     input:
         manifest="results/manifest.tsv",
-        is10=per_shard("results/audio/is10/shard_{shard}"),
-        shortterm=per_shard("results/audio/shortterm/shard_{shard}"),
-        maps=per_shard("results/audio/maps/shard_{shard}"),
+        shards=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         index="results/audio/index.tsv",
     log:

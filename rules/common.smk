@@ -108,12 +108,24 @@ def shard_media_files(wildcards):
     ]
 
 
+def shard_media_table(wildcards):
+    """The shard table of the shard's media job, through the manifest checkpoint: a cluster job
+    builds its own DAG, and must meet the checkpoint in an input function before it evaluates the
+    shard's params."""
+    if wildcards.shard not in manifest_shards():
+        raise ValueError(f"shard {wildcards.shard} holds no clip of the manifest")
+    return f"results/media/shard_{wildcards.shard}.tsv"
+
+
 def shard_video_files(wildcards):
     return list(shard_videos(wildcards).values())
 
 
 def per_shard(pattern):
-    """Input function: `pattern` (a shard folder) expanded over every shard that holds clips."""
+    """Input function: `pattern` (a shard table) expanded over every shard that holds clips. Rules
+    take the tables, not the shard folders: a table is written last, so a shard job killed mid-way
+    is planned again (Snakemake checks only the outputs that are asked for, and does not check its
+    incomplete markers on jobs behind the manifest checkpoint)."""
 
     def expand_over_shards(wildcards):
         return expand(pattern, shard=list(manifest_shards()), **wildcards)
@@ -123,7 +135,7 @@ def per_shard(pattern):
 
 def per_clip(pattern, with_audio=False):
     """Params function: `pattern` (a file in a shard folder) for every clip of the manifest, with the
-    clip's shard filled in. Rules take the shard folders as input (per_shard) and these as params.
+    clip's shard filled in. Rules take the shard tables as input (per_shard) and these as params.
     """
 
     def expand_over_clips(wildcards):

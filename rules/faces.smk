@@ -7,9 +7,10 @@ from avemotion.config import track_settings
 rule faces:
     input:
         videos=shard_video_files,
-        media="results/media/shard_{shard}",
+        media=shard_media_table,
     output:
         stacks=directory("results/faces/{track}/shard_{shard}"),
+        table="results/faces/{track}/shard_{shard}.tsv",
     log:
         "results/logs/faces/{track}/shard_{shard}.log",
     benchmark:
@@ -26,6 +27,7 @@ rule faces:
         # only this track's settings: editing track A's block reruns track A's jobs only
         faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
         videos=shard_videos,
+        media="results/media/shard_{shard}",
     script:
         "../workflow_scripts/faces.py"
 
@@ -33,7 +35,7 @@ rule faces:
 rule faces_index:
     input:
         manifest="results/manifest.tsv",
-        shards=per_shard("results/faces/{track}/shard_{shard}"),
+        shards=per_shard("results/faces/{track}/shard_{shard}.tsv"),
     output:
         index="results/faces/{track}/index.tsv",
     log:
@@ -55,8 +57,8 @@ rule faces_index:
 rule faces_qc:
     input:
         manifest="results/manifest.tsv",
-        shards_a=per_shard("results/faces/a/shard_{shard}"),
-        shards_b=per_shard("results/faces/b/shard_{shard}"),
+        shards_a=per_shard("results/faces/a/shard_{shard}.tsv"),
+        shards_b=per_shard("results/faces/b/shard_{shard}.tsv"),
     output:
         montage_train=report(
             "results/faces/qc/montage_train.png",

@@ -7,6 +7,7 @@ rule media:
         clips=shard_media_files,
     output:
         media=directory("results/media/shard_{shard}"),
+        table="results/media/shard_{shard}.tsv",
     log:
         "results/logs/media/shard_{shard}.log",
     benchmark:
@@ -27,7 +28,7 @@ rule media:
 rule media_index:
     input:
         manifest="results/manifest.tsv",
-        shards=per_shard("results/media/shard_{shard}"),
+        shards=per_shard("results/media/shard_{shard}.tsv"),
     output:
         index="results/media/index.tsv",
     log:

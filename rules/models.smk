@@ -9,7 +9,7 @@ from avemotion.constants import MODELS
 rule vgg_lstm:
     input:
         manifest="results/manifest.tsv",
-        faces=per_shard("results/faces/{track}/shard_{shard}"),
+        faces=per_shard("results/faces/{track}/shard_{shard}.tsv"),
         user_files=pretraining_files,
     output:
         checkpoint="results/models/vgg_lstm_{track}/checkpoint.pt",
@@ -46,7 +46,7 @@ rule vgg_lstm:
 rule audio_svm:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/is10/shard_{shard}"),
+        features=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         model="results/models/audio_svm/model.joblib",
         train_log="results/models/audio_svm/train_log.csv",
@@ -80,7 +80,7 @@ rule audio_svm:
 rule audio_lstm:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shortterm/shard_{shard}"),
+        features=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         checkpoint="results/models/audio_lstm/checkpoint.pt",
         train_log="results/models/audio_lstm/train_log.csv",
@@ -117,7 +117,7 @@ rule audio_lstm:
 rule inception_lstm:
     input:
         manifest="results/manifest.tsv",
-        maps=per_shard("results/audio/maps/shard_{shard}"),
+        maps=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         checkpoint="results/models/inception_lstm/checkpoint.pt",
         train_log="results/models/inception_lstm/train_log.csv",
@@ -152,7 +152,7 @@ rule inception_lstm:
 rule vgg_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        faces=per_shard("results/faces/{track}/shard_{shard}"),
+        faces=per_shard("results/faces/{track}/shard_{shard}.tsv"),
         user_files=pretraining_files,
     output:
         checkpoint="results/models_refit/vgg_lstm_{track}/checkpoint.pt",
@@ -188,7 +188,7 @@ rule vgg_lstm_refit:
 rule audio_svm_refit:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/is10/shard_{shard}"),
+        features=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         model="results/models_refit/audio_svm/model.joblib",
         train_log="results/models_refit/audio_svm/train_log.csv",
@@ -221,7 +221,7 @@ rule audio_svm_refit:
 rule audio_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shortterm/shard_{shard}"),
+        features=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         checkpoint="results/models_refit/audio_lstm/checkpoint.pt",
         train_log="results/models_refit/audio_lstm/train_log.csv",
@@ -257,7 +257,7 @@ rule audio_lstm_refit:
 rule inception_lstm_refit:
     input:
         manifest="results/manifest.tsv",
-        maps=per_shard("results/audio/maps/shard_{shard}"),
+        maps=per_shard("results/audio/shard_{shard}.tsv"),
     output:
         checkpoint="results/models_refit/inception_lstm/checkpoint.pt",
         train_log="results/models_refit/inception_lstm/train_log.csv",

@@ -214,8 +214,10 @@ def test_a_shard_writes_each_clip_as_extracting_it_alone_would(track, tmp_path):
     videos["lost"] = videos["c1"]  # no timeline: Timeline.read raises
     settings = track_settings({"size": 64, "min_detection_confidence": 0.5, "track_a": {"method": "mediapipe"},
                                "track_b": {"method": "dlib"}}, track)
-    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track)
+    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track, tmp_path / "shard.tsv")
     assert list(failed) == ["lost"] and "FileNotFoundError" in failed["lost"]
+    assert read_tsv(tmp_path / "shard.tsv") == [{"clip_id": "c1", "error": ""}, {"clip_id": "c2", "error": ""},
+                                                {"clip_id": "lost", "error": failed["lost"]}]
     lost = read_face_stack(tmp_path / "shard" / "lost.h5")
     assert lost.status == "quarantined" and lost.reason.startswith(f"clip lost: faces track {track} failed")
     extract_face_track(videos["c2"], media / "c2.timeline.json", tmp_path / "alone.h5", settings, track)

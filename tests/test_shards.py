@@ -45,7 +45,7 @@ def test_only_shards_that_hold_clips_are_listed():
     assert list(shards) == sorted(shards)
 
 
-def test_one_failing_clip_is_quarantined_and_the_rest_go_on():
+def test_one_failing_clip_is_quarantined_and_the_rest_go_on(tmp_path):
     done, quarantined = [], {}
 
     def process(clip):
@@ -53,9 +53,12 @@ def test_one_failing_clip_is_quarantined_and_the_rest_go_on():
             raise RuntimeError("boom")
         done.append(clip)
 
-    failed = run_each_clip(["a", "bad", "c"], "stage x", process, quarantined.__setitem__)
+    failed = run_each_clip(["a", "bad", "c"], "stage x", process, quarantined.__setitem__, tmp_path / "shard_0.tsv")
     assert done == ["a", "c"]
     assert failed == quarantined == {"bad": "stage x failed (RuntimeError: boom)"}
+    # written last: a job killed before it leaves this output missing, so Snakemake plans it again
+    assert read_tsv(tmp_path / "shard_0.tsv") == [{"clip_id": "a", "error": ""}, {"clip_id": "bad", "error": failed["bad"]},
+                                                  {"clip_id": "c", "error": ""}]
 
 
 def manifest_row(clip_id: str, path: Path) -> dict[str, str]:
@@ -78,13 +81,15 @@ def media_shard(tmp_path_factory):
     rows["broken"] = manifest_row("broken", broken)
     broken.write_bytes(b"went bad after the manifest was built" * 50)
     out = folder / "results" / "media" / "shard_3"
-    failed = write_media_shard(rows, out, MEDIA_SETTINGS)
+    failed = write_media_shard(rows, out, MEDIA_SETTINGS, out.with_suffix(".tsv"))
     return folder, rows, out, failed
 
 
 def test_media_shard_quarantines_a_clip_ffmpeg_cannot_read(media_shard):
     folder, rows, out, failed = media_shard
     assert list(failed) == ["broken"] and "ffmpeg could not extract audio" in failed["broken"]
+    assert {row["clip_id"]: row["error"] for row in read_tsv(out.with_suffix(".tsv"))} == {
+        "broken": failed["broken"], "good1": "", "good2": ""}
     for clip in ("good1", "good2"):
         timeline = json.loads((out / f"{clip}.timeline.json").read_text())
         assert "error" not in timeline and len(timeline["timeline"]) == round(float(rows[clip]["duration_s"]) * 60)
@@ -103,8 +108,10 @@ def test_media_shard_quarantines_a_clip_ffmpeg_cannot_read(media_shard):
 def test_audio_shard_goes_on_past_a_clip_without_its_wav(media_shard):
     folder, rows, media, _ = media_shard
     outs = {feature: folder / "results" / "audio" / feature / "shard_3" for feature in audio.FEATURES}
-    failed = write_audio_shard(["broken", "ghost", "good1", "good2"], media, outs, AUDIO_SETTINGS)
+    table = folder / "results" / "audio" / "shard_3.tsv"
+    failed = write_audio_shard(["broken", "ghost", "good1", "good2"], media, outs, AUDIO_SETTINGS, table)
     assert list(failed) == ["ghost"] and "FileNotFoundError" in failed["ghost"]
+    assert [row["error"] == "" for row in read_tsv(table)] == [True, False, True, True]
     for feature, folder_of_feature in outs.items():
         assert sorted(p.stem for p in folder_of_feature.glob("*.h5")) == ["broken", "ghost", "good1", "good2"]
         ghost = read_audio_features(folder_of_feature / "ghost.h5")

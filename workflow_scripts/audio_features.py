@@ -4,4 +4,7 @@ from avemotion.audio import write_audio_shard
 from avemotion.logs import log_to_file
 
 log_to_file(snakemake.log[0])
-write_audio_shard(snakemake.params.clips, snakemake.input.media, snakemake.output, snakemake.params.audio)
+output = snakemake.output
+write_audio_shard(snakemake.params.clips, snakemake.params.media,
+                  {"is10": output.is10, "shortterm": output.shortterm, "maps": output.maps},
+                  snakemake.params.audio, output.table)

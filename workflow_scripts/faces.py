@@ -3,5 +3,5 @@ from avemotion.logs import log_to_file
 from avemotion.faces import extract_face_shard
 
 log_to_file(snakemake.log[0])
-extract_face_shard(snakemake.params.videos, snakemake.input.media, snakemake.output.stacks,
-                   snakemake.params.faces, snakemake.wildcards.track)
+extract_face_shard(snakemake.params.videos, snakemake.params.media, snakemake.output.stacks,
+                   snakemake.params.faces, snakemake.wildcards.track, snakemake.output.table)

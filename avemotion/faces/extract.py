@@ -181,10 +181,11 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
 
 
 def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
-                       track: str) -> dict[str, str]:
+                       track: str, table_path: str | Path) -> dict[str, str]:
     """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
     ``videos``: {clip_id: video path}; each clip's timeline is ``<media_dir>/<clip>.timeline.json``.
-    Returns {clip_id: reason} of the clips whose extraction raised (written quarantined)."""
+    Returns {clip_id: reason} of the clips whose extraction raised (written quarantined). Last, the
+    shard table ``table_path``."""
     from ..shards import run_each_clip
 
     folder, media = Path(out_dir), Path(media_dir)
@@ -195,4 +196,5 @@ def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir
             lambda clip_id: extractor.extract(videos[clip_id], media / f"{clip_id}.timeline.json",
                                               folder / f"{clip_id}.h5"),
             lambda clip_id, failure: extractor.write_quarantined(clip_id, media / f"{clip_id}.timeline.json",
-                                                                 folder / f"{clip_id}.h5", failure))
+                                                                 folder / f"{clip_id}.h5", failure),
+            table_path)
