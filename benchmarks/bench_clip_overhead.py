@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from avemotion.artifacts import read_manifest, read_tsv  # noqa: E402
 from avemotion.config import load_config, track_settings  # noqa: E402
 from avemotion.logs import filter_native_stderr  # noqa: E402
 from avemotion.shards import clip_artifact  # noqa: E402
+from benchmarks.snakemake_runs import python_env, run_snakemake  # noqa: E402
 
 TARGET_S = 0.3
 # What each stage's script imports before its one package call (workflow_scripts/*.py).
@@ -45,15 +45,7 @@ STAGE_IMPORTS = {
 
 
 def snakemake(workdir: Path, *targets: str) -> None:
-    command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "1", "--quiet", "all"]
-    result = subprocess.run(command, capture_output=True, text=True, env=python_env())
-    if result.returncode != 0:
-        raise SystemExit(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-
-
-def python_env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run_snakemake(workdir, *targets, "--cores", "1", "--quiet", "all", configfile=workdir / "config.yaml")
 
 
 def jobs_wall_s(workdir: Path, stage: str) -> tuple[float, int]:

@@ -11,11 +11,8 @@ Snakefile, no DAG), so the part of the no-op time that the DAG and the file chec
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -24,23 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from avemotion.config import load_config  # noqa: E402
+from benchmarks.snakemake_runs import run_snakemake  # noqa: E402
 
 TARGET_S = 3.0
-
-
-def snakemake(workdir: Path, configfile: Path, *args: str, expect_noop: bool = False) -> float:
-    """Wall time of one Snakemake call on the run directory (fails loudly if the call fails)."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--configfile", str(configfile), *args]
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    if expect_noop and "Nothing to be done" not in result.stdout + result.stderr:
-        raise SystemExit("the run directory is not finished: the no-op rerun had jobs to run")
-    return elapsed
 
 
 def finished_demo_run(root: Path) -> tuple[Path, Path]:
@@ -49,7 +32,7 @@ def finished_demo_run(root: Path) -> tuple[Path, Path]:
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(load_config(REPO / "tests" / "tiny_config.yaml"), sort_keys=False))
     print("making a finished tiny demo run (minutes) ...", flush=True)
-    snakemake(workdir, configfile, "--cores", "2", "--quiet", "all")
+    run_snakemake(workdir, "--cores", "2", "--quiet", "all", configfile=configfile)
     return workdir, configfile
 
 
@@ -64,8 +47,9 @@ def main() -> None:
             workdir, configfile = args.workdir, args.configfile or args.workdir / "config.yaml"
         else:
             workdir, configfile = finished_demo_run(Path(tmp))
-        floor = min(snakemake(workdir, configfile, "--list-rules") for _ in range(args.repeat))
-        noop = min(snakemake(workdir, configfile, "--cores", "2", expect_noop=True) for _ in range(args.repeat))
+        floor = min(run_snakemake(workdir, "--list-rules", configfile=configfile) for _ in range(args.repeat))
+        noop = min(run_snakemake(workdir, "--cores", "2", configfile=configfile, expect_noop=True)
+                   for _ in range(args.repeat))
         print(f"snakemake --list-rules (start-up + parse, the floor): {floor:6.2f} s")
         print(f"no-op rerun (nothing to be done):                     {noop:6.2f} s "
               f"(target {TARGET_S:.0f} s: ratio {noop / TARGET_S:.2f}, <= 1 meets it)")

@@ -61,13 +61,12 @@ def test_one_failing_clip_is_quarantined_and_the_rest_go_on(tmp_path):
                                                   {"clip_id": "c", "error": ""}]
 
 
-def manifest_row(clip_id: str, path: Path) -> dict[str, str]:
-    try:
+def manifest_row(clip_id: str, path: Path, probed: dict[str, float] | None = None) -> dict[str, str]:
+    """The clip's manifest row: probed from the file, or ``probed`` as given."""
+    if probed is None:
         info = probe_clip(path)
         probed = {"duration_s": info.duration_s, "fps": info.fps, "n_frames": info.n_frames,
                   "width": info.width, "height": info.height}
-    except Exception:  # the broken clip: its row as the manifest had it before the file went bad
-        probed = {"duration_s": 1.0, "fps": 25.0, "n_frames": 25, "width": 96, "height": 72}
     return {"clip_id": clip_id, "split": "train", "label": "HA", "path": str(path), "dataset": "test",
             **{key: str(value) for key, value in probed.items()}, "has_audio": "true", "audio_path": ""}
 
@@ -78,7 +77,9 @@ def media_shard(tmp_path_factory):
     paths = {"good1": make_clip(folder / "good1.mp4", seconds=1.2), "good2": make_clip(folder / "good2.mp4", seconds=0.8)}
     rows = {clip: manifest_row(clip, path) for clip, path in paths.items()}
     broken = folder / "broken.mp4"
-    rows["broken"] = manifest_row("broken", broken)
+    # its row as the manifest had it before the file went bad
+    rows["broken"] = manifest_row("broken", broken, {"duration_s": 1.0, "fps": 25.0, "n_frames": 25, "width": 96,
+                                                     "height": 72})
     broken.write_bytes(b"went bad after the manifest was built" * 50)
     out = folder / "results" / "media" / "shard_3"
     failed = write_media_shard(rows, out, MEDIA_SETTINGS, out.with_suffix(".tsv"))
