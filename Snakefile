@@ -23,7 +23,7 @@ include: "rules/common.smk"
 rule all:
     default_target: True
     input:
-        get_final_output,
+        get_final_output(),
 
 
 # On a cluster these run where Snakemake runs (README "Running on a SLURM cluster"): each reads the

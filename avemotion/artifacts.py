@@ -7,9 +7,12 @@ marked quarantined; the models and the report read that mark.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -128,6 +131,18 @@ def read_predictions(path: str | os.PathLike) -> list[dict[str, object]]:
         parsed["probs"] = None if quarantined else np.array([float(row[c]) for c in PROBABILITY_COLUMNS])
         rows.append(parsed)
     return rows
+
+
+@lru_cache(maxsize=None)
+def library_versions(packages: tuple[str, ...]) -> str:
+    """JSON {package: version} of the libraries an artifact was made with (its ``versions`` attr)."""
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return json.dumps(versions, sort_keys=True)
 
 
 def set_status(h5_object, status: str, reason: str = "") -> None:

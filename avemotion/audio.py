@@ -1,7 +1,8 @@
 """Audio stage (paper 2.2-2.4): openSMILE IS10 functionals, pyAudioAnalysis short-term sequences and
 34x34 audio maps, one HDF5 artifact per clip and feature.
 
-Input: ``results/media/{clip}.wav`` (16 kHz mono PCM16; 0 samples when the clip has no audio).
+Input: the clip's wav from the media stage (:data:`avemotion.layout.WAV`: 16 kHz mono PCM16; 0
+samples when the clip has no audio).
 
 Frame count of the short-term features (paper 2.3 writes n = (m - 50)/50 for a clip of m ms):
 pyAudioAnalysis slides a window of W samples with step S while ``start + W - 1 < N``, so
@@ -19,19 +20,25 @@ axis), so no NaN and no placeholder value can reach a model.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, read_tsv, set_status, write_tsv
+from .artifacts import (
+    STATUS_OK,
+    STATUS_QUARANTINED,
+    atomic_output,
+    library_versions,
+    read_tsv,
+    set_status,
+    write_tsv,
+)
 from .constants import (
     AUDIO_MAP_SIZE,
     AUDIO_MAP_STEP,
@@ -265,7 +272,9 @@ def short_term_feature_names() -> list[str]:
 
 
 def pad_sequence_to_min_length(sequence: np.ndarray, min_length: int = MIN_SHORT_TERM_SEQUENCE) -> np.ndarray:
-    """Paper 2.3: when n < 16, copy the last feature vector 16 - n times (sequence [n, d], n >= 1)."""
+    """Paper 2.3 and 2.4: copy the last element (a feature vector [d], or a 34x34 map) until the
+    sequence has ``min_length`` elements: 16 - n vectors for a short-term sequence [n, d], 8 - k maps
+    for [k, 34, 34] maps. A sequence at least that long is returned as it is."""
     n = sequence.shape[0]
     if n == 0:
         raise ValueError("cannot pad an empty sequence")
@@ -310,29 +319,18 @@ def tile_audio_map(audio_map: np.ndarray, size: int = AUDIO_MAP_SIZE, step: int 
     return np.stack([audio_map[:, start:start + size] for start in starts])
 
 
-def pad_maps_to_min_count(maps: np.ndarray, min_maps: int = MIN_AUDIO_MAPS) -> np.ndarray:
-    """Paper 2.4: copy the last 34 x 34 map 8 - (n' - 17)/17 times when there are fewer than 8."""
-    k = maps.shape[0]
-    if k >= min_maps:
-        return maps
-    return np.concatenate([maps, np.repeat(maps[-1:], min_maps - k, axis=0)], axis=0)
-
-
 def audio_maps_from_sequence(sequence: np.ndarray, settings: MapSettings = MapSettings()) -> tuple[np.ndarray, int]:
     """Paper 2.4 end to end: [n, 34] sequence -> ([k, 34, size] maps, number of maps before copying)."""
     tiles = tile_audio_map(extend_audio_map(build_audio_map(sequence), settings.size, settings.step),
                            settings.size, settings.step)
-    return pad_maps_to_min_count(tiles, settings.min_maps), tiles.shape[0]
+    return pad_sequence_to_min_length(tiles, settings.min_maps), tiles.shape[0]
 
 
 # --------------------------------------------------------------------------------------------------
 # Artifacts
 # --------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def library_versions() -> str:
-    """JSON of the versions that produced the features (stored as the ``versions`` attr)."""
-    packages = ("opensmile", "pyAudioAnalysis", "numpy", "scipy")
-    return json.dumps({name: metadata.version(name) for name in packages}, sort_keys=True)
+# the libraries the features depend on (each artifact's ``versions`` attr)
+AUDIO_LIBRARIES: tuple[str, ...] = ("opensmile", "pyAudioAnalysis", "numpy", "scipy")
 
 
 def _write_h5(path: str | os.PathLike, datasets: Mapping[str, np.ndarray], attrs: Mapping[str, object],
@@ -351,7 +349,7 @@ def _write_h5(path: str | os.PathLike, datasets: Mapping[str, np.ndarray], attrs
                     handle.create_dataset(name, data=value)
             for key, value in attrs.items():
                 handle.attrs[key] = value
-            handle.attrs["versions"] = library_versions()
+            handle.attrs["versions"] = library_versions(AUDIO_LIBRARIES)
             set_status(handle, status, reason)
     if status == STATUS_OK:
         log.info("wrote %s", path)
@@ -361,7 +359,7 @@ def _write_h5(path: str | os.PathLike, datasets: Mapping[str, np.ndarray], attrs
 
 def write_is10_artifact(wav_path: str | os.PathLike, output_path: str | os.PathLike, clip_id: str,
                         checks: AudioChecks) -> str:
-    """Write ``results/audio/is10/{clip}.h5`` (paper 2.2); returns its status."""
+    """Write a clip's IS10 artifact (paper 2.2; :data:`avemotion.layout.IS10`); returns its status."""
     audio = read_clip_audio(wav_path, clip_id)
     quality = measure_audio_quality(audio)
     reason = find_audio_problem(audio, quality, checks)
@@ -389,7 +387,8 @@ def _is10_names() -> tuple[str, ...]:
 
 def write_shortterm_artifact(wav_path: str | os.PathLike, output_path: str | os.PathLike, clip_id: str,
                              checks: AudioChecks, settings: ShortTermSettings) -> str:
-    """Write ``results/audio/shortterm/{clip}.h5`` (paper 2.3): [n', 34] with n' >= 16; returns status."""
+    """Write a clip's short-term artifact (paper 2.3; :data:`avemotion.layout.SHORTTERM`): [n', 34]
+    with n' >= 16; returns its status."""
     audio = read_clip_audio(wav_path, clip_id)
     quality = measure_audio_quality(audio)
     reason = find_audio_problem(audio, quality, checks)
@@ -420,7 +419,8 @@ def write_shortterm_artifact(wav_path: str | os.PathLike, output_path: str | os.
 
 def write_maps_artifact(shortterm_path: str | os.PathLike, output_path: str | os.PathLike, clip_id: str,
                         settings: MapSettings) -> str:
-    """Write ``results/audio/maps/{clip}.h5`` (paper 2.4) from the (padded) short-term sequence."""
+    """Write a clip's maps artifact (paper 2.4; :data:`avemotion.layout.MAPS`) from the (padded)
+    short-term sequence; returns its status."""
     import h5py
 
     with h5py.File(shortterm_path, "r") as handle:
@@ -460,9 +460,11 @@ def write_audio_artifacts(wav_path: str | os.PathLike, outputs: Mapping[str, str
 def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike, out_dirs: Mapping[str, str | os.PathLike],
                       settings: Mapping[str, Mapping], table_path: str | os.PathLike) -> dict[str, str]:
     """Rule ``audio_features``: :func:`write_audio_artifacts` for every clip of one shard, reading
-    ``<wav_dir>/<clip>.wav`` and writing ``<clip>.h5`` into ``out_dirs["is10"]``, ``["shortterm"]`` and
-    ``["maps"]``. A clip whose extraction raises gets all three written quarantined with the reason;
-    returns {clip_id: reason} of those. Last, the shard table ``table_path``."""
+    each clip's wav in the media shard's folder ``wav_dir`` and writing its three artifacts into
+    ``out_dirs["is10"]``, ``["shortterm"]`` and ``["maps"]`` (:data:`avemotion.layout.AUDIO_FEATURES`).
+    A clip whose extraction raises gets all three written quarantined with the reason; returns
+    {clip_id: reason} of those. Last, the shard table ``table_path``."""
+    from .layout import AUDIO_FEATURES, WAV
     from .shards import run_each_clip
 
     folders = {feature: Path(out_dirs[feature]) for feature in FEATURES}
@@ -471,8 +473,9 @@ def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike, out_d
     map_size = MapSettings.from_config(settings["maps"]).size
 
     def process(clip_id: str) -> None:
-        write_audio_artifacts(Path(wav_dir) / f"{clip_id}.wav",
-                              {feature: folder / f"{clip_id}.h5" for feature, folder in folders.items()},
+        write_audio_artifacts(WAV.in_folder(wav_dir, clip_id),
+                              {feature: AUDIO_FEATURES[feature].in_folder(folder, clip_id)
+                               for feature, folder in folders.items()},
                               clip_id, settings)
 
     def quarantine(clip_id: str, failure: str) -> None:
@@ -481,7 +484,8 @@ def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike, out_d
                  "maps": {"maps": np.zeros((0, N_SHORT_TERM_FEATURES, map_size), dtype=np.float32)}}
         attrs = {"clip_id": clip_id, "duration_s": 0.0, "n_frames_raw": 0, "n_maps_raw": 0}
         for feature, folder in folders.items():
-            _write_h5(folder / f"{clip_id}.h5", empty[feature], attrs, STATUS_QUARANTINED, f"clip {clip_id}: {failure}")
+            _write_h5(AUDIO_FEATURES[feature].in_folder(folder, clip_id), empty[feature], attrs, STATUS_QUARANTINED,
+                      f"clip {clip_id}: {failure}")
 
     return run_each_clip(list(clip_ids), "audio features", process, quarantine, table_path)
 
@@ -495,16 +499,16 @@ def _artifact_summary(path: str | os.PathLike) -> dict[str, object]:
                 "rows": int(data.shape[0]), "attrs": dict(handle.attrs)}
 
 
-def write_audio_index(manifest_path: str | os.PathLike, artifact_paths: Mapping[str, Sequence[str]],
+def write_audio_index(manifest_path: str | os.PathLike, artifact_paths: Mapping[str, Mapping[str, str]],
                       output_path: str | os.PathLike) -> None:
     """Write ``results/audio/index.tsv``: one row per manifest clip, quarantined if any feature is.
 
-    ``artifact_paths`` maps each of FEATURES to the per-clip h5 paths (file stem = clip id).
+    ``artifact_paths``: for each of FEATURES, {clip_id: its h5 artifact}.
     """
     by_clip: dict[str, dict[str, dict[str, object]]] = {}
     for feature in FEATURES:
-        for path in artifact_paths[feature]:
-            by_clip.setdefault(Path(path).stem, {})[feature] = _artifact_summary(path)
+        for clip_id, path in artifact_paths[feature].items():
+            by_clip.setdefault(clip_id, {})[feature] = _artifact_summary(path)
     rows = []
     for clip in read_tsv(manifest_path):
         clip_id = clip["clip_id"]

@@ -148,19 +148,24 @@ def check_pretraining_files(config: dict) -> None:
         raise PretrainingFileError("cannot start the VGG-LSTM training as configured:\n  - " + "\n  - ".join(problems))
 
 
+# The keys of a face track's block that each method reads; the coverage keys apply to every method.
+FACE_METHOD_SETTINGS: dict[str, tuple[str, ...]] = {
+    "mediapipe": ("model_selection", "fallback"),
+    "dlib": ("detect_scale", "min_face_px", "upsample", "min_score"),
+    "dataset": ("dataset_faces_dir", "dataset_frame_offset"),
+}
+FACE_COVERAGE_SETTINGS: tuple[str, ...] = ("min_face_fraction", "min_faces")
+FACE_STAGE_SETTINGS: tuple[str, ...] = (
+    "size", "min_detection_confidence", "queue_size", "redetect_every", "check_min_score", "max_gap_s",
+)
+
+
 def track_settings(faces_config: Mapping, track: str) -> dict:
-    """The part of the ``faces:`` config block one track uses (the rule's params: editing track A's
-    settings reruns only track A). ``track_b.dataset_faces_dir`` set switches track B to the dataset."""
-    block = dict(faces_config[f"track_{track}"])
-    coverage = {key: block[key] for key in ("min_face_fraction", "min_faces") if key in block}
-    if block.get("dataset_faces_dir"):
-        block = {"method": "dataset", "dataset_faces_dir": block["dataset_faces_dir"],
-                 "dataset_frame_offset": block.get("dataset_frame_offset", 0), **coverage}
-    else:
-        block.pop("dataset_faces_dir", None)
-        block.pop("dataset_frame_offset", None)
-    return {"size": faces_config["size"], "min_detection_confidence": faces_config["min_detection_confidence"],
-            "queue_size": faces_config.get("queue_size", 8),
-            "redetect_every": faces_config.get("redetect_every", 1),
-            "check_min_score": faces_config.get("check_min_score", 0.5),
-            "max_gap_s": faces_config.get("max_gap_s", 0.5), "method_settings": block}
+    """The part of a validated ``faces:`` config block one track uses (the rule's params: editing
+    track A's settings reruns only track A, and a key its method does not read reruns nothing).
+    ``track_b.dataset_faces_dir`` set switches track B to the dataset's own crops."""
+    block = faces_config[f"track_{track}"]
+    method = "dataset" if block["dataset_faces_dir"] else block["method"]
+    method_settings = {"method": method}
+    method_settings.update({key: block[key] for key in FACE_METHOD_SETTINGS[method] + FACE_COVERAGE_SETTINGS})
+    return {**{key: faces_config[key] for key in FACE_STAGE_SETTINGS}, "method_settings": method_settings}

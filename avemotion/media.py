@@ -167,7 +167,8 @@ def timeline_map(n_source_frames: int, source_fps: float, timeline_fps: int = TI
 
 
 def write_timeline(path: str | os.PathLike, clip_id: str, info: dict, timeline_fps: int = TIMELINE_FPS) -> dict:
-    """Write `results/media/{clip}.timeline.json` from a manifest row (fps, n_frames, size, duration)."""
+    """Write a clip's timeline JSON (:data:`avemotion.layout.TIMELINE`) from a manifest row (fps,
+    n_frames, size, duration)."""
     n_frames, fps = int(info["n_frames"]), float(info["fps"])
     timeline = timeline_map(n_frames, fps, timeline_fps)
     record = {
@@ -224,14 +225,15 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
-
 def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str | os.PathLike,
                       settings: Mapping[str, object], table_path: str | os.PathLike) -> dict[str, str]:
-    """Rule ``media``: each clip's 60-fps timeline map and 16 kHz mono audio, ``<clip>.timeline.json``
-    and ``<clip>.wav`` in one shard's folder. ``clip_rows``: the shard's manifest rows by clip id;
+    """Rule ``media``: each clip's 60-fps timeline map and 16 kHz mono audio in one shard's folder
+    (:data:`avemotion.layout.TIMELINE`, :data:`avemotion.layout.WAV`). ``clip_rows``: the shard's
+    manifest rows by clip id;
     ``settings``: the config's ``media:`` block. A clip that fails gets a timeline without frames that
     holds the reason (``error``) and a wav of 0 samples; returns {clip_id: reason} of those. Last, the
     shard table ``table_path`` (:func:`avemotion.shards.run_each_clip`)."""
+    from .layout import TIMELINE, WAV
     from .shards import run_each_clip
 
     folder = Path(out_dir)
@@ -240,37 +242,37 @@ def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str |
 
     def process(clip_id: str) -> None:
         row = clip_rows[clip_id]
-        write_timeline(folder / f"{clip_id}.timeline.json", clip_id, row, timeline_fps=timeline_fps)
+        write_timeline(TIMELINE.in_folder(folder, clip_id), clip_id, row, timeline_fps=timeline_fps)
         # the clip's own audio, or its paired audio file (manifest audio_path; an input of the rule too)
-        extract_audio(audio_source(row), folder / f"{clip_id}.wav", sample_rate, has_audio=row["has_audio"] == "true")
+        extract_audio(audio_source(row), WAV.in_folder(folder, clip_id), sample_rate,
+                      has_audio=row["has_audio"] == "true")
 
     def quarantine(clip_id: str, failure: str) -> None:
         record = {"clip_id": clip_id, "timeline_fps": timeline_fps, "timeline": [], "unique_frames": [],
                   "error": f"clip {clip_id}: {failure}"}
-        with atomic_output(folder / f"{clip_id}.timeline.json", suffix=".json") as tmp:
+        with atomic_output(TIMELINE.in_folder(folder, clip_id), suffix=".json") as tmp:
             tmp.write_text(json.dumps(record))
-        extract_audio(clip_rows[clip_id]["path"], folder / f"{clip_id}.wav", sample_rate, has_audio=False)
+        extract_audio(clip_rows[clip_id]["path"], WAV.in_folder(folder, clip_id), sample_rate, has_audio=False)
 
     return run_each_clip(sorted(clip_rows), "media", process, quarantine, table_path)
 
 
-def write_media_index(manifest_path: str | os.PathLike, timeline_paths: list[str],
-                      index_path: str | os.PathLike) -> None:
+def write_media_index(manifest_path: str | os.PathLike, timelines: Mapping[str, str | os.PathLike],
+                      wavs: Mapping[str, str | os.PathLike], index_path: str | os.PathLike) -> None:
     """`results/media/index.tsv`: per clip, the timeline and audio sizes (quarantined: the reason the
-    media shard wrote into its timeline)."""
+    media shard wrote into its timeline). ``timelines``, ``wavs``: {clip_id: file}."""
     from .artifacts import read_manifest, write_tsv
 
     clips = {row["clip_id"]: row for row in read_manifest(manifest_path)}
     rows = []
-    for timeline_path in timeline_paths:
+    for clip_id, timeline_path in timelines.items():
         timeline = read_timeline(timeline_path)
-        wav_path = str(timeline_path).replace(".timeline.json", ".wav")
-        with wave.open(wav_path, "rb") as handle:
+        with wave.open(str(wavs[clip_id]), "rb") as handle:
             audio_samples = handle.getnframes()
-        clip = clips[timeline["clip_id"]]
+        clip = clips[clip_id]
         error = timeline.get("error", "")
         rows.append({
-            "clip_id": timeline["clip_id"], "split": clip["split"], "label": clip["label"],
+            "clip_id": clip_id, "split": clip["split"], "label": clip["label"],
             "status": STATUS_QUARANTINED if error else STATUS_OK, "reason": error, "n_timeline_frames": len(timeline["timeline"]),
             "n_unique_frames": len(timeline["unique_frames"]), "audio_samples": audio_samples,
         })

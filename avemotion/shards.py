@@ -1,9 +1,9 @@
 """Shards: the per-clip stages (media, faces, audio) run one job per shard of clips, not per clip.
 
 A clip's shard is a hash of its clip id modulo ``config["shards"]``: it never depends on the other
-clips, so adding clips to a dataset reruns only the shards they land in (README, "Scale"). A shard
-job writes one folder of per-clip files, ``<stage dir>/shard_<shard>/<clip_id><suffix>``; one clip
-that fails unexpectedly is written quarantined with its reason and the shard's other clips go on.
+clips, so adding clips to a dataset reruns only the shards they land in (docs/scale.md). A shard
+job writes one folder of per-clip files (:mod:`avemotion.layout`); one clip that fails unexpectedly
+is written quarantined with its reason and the shard's other clips go on.
 Last, the job writes its shard table (``<stage dir>/shard_<shard>.tsv``: each clip and the error it
 raised, if any), so a job killed mid-way leaves that output missing and is planned again: Snakemake
 does not check its incomplete markers on jobs that appear after a checkpoint (the manifest).
@@ -27,15 +27,6 @@ def clip_shard(clip_id: str, n_shards: int) -> str:
     digest = hashlib.sha1(clip_id.encode("utf-8")).digest()
     width = len(str(n_shards - 1))
     return f"{int.from_bytes(digest[:8], 'big') % n_shards:0{width}d}"
-
-
-def shard_folder(stage_dir: str | Path, shard: str) -> Path:
-    return Path(stage_dir) / f"shard_{shard}"
-
-
-def clip_artifact(stage_dir: str | Path, clip_id: str, n_shards: int, suffix: str) -> Path:
-    """Where a shard job of ``stage_dir`` (e.g. ``results/faces/a``) writes a clip's file."""
-    return shard_folder(stage_dir, clip_shard(clip_id, n_shards)) / f"{clip_id}{suffix}"
 
 
 def clips_by_shard(clip_ids: Iterable[str], n_shards: int) -> dict[str, list[str]]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from avemotion.artifacts import read_manifest, read_tsv  # noqa: E402
 from avemotion.config import load_config, track_settings  # noqa: E402
 from avemotion.logs import filter_native_stderr  # noqa: E402
-from avemotion.shards import clip_artifact  # noqa: E402
+from avemotion.layout import TIMELINE, WAV, ClipArtifact  # noqa: E402
 from benchmarks.snakemake_runs import python_env, run_snakemake  # noqa: E402
 
 TARGET_S = 0.3
@@ -67,8 +67,8 @@ class WarmStage:
 
             self.extractor = FaceTrackExtractor(track_settings(config["faces"], stage[-1]), stage[-1])
 
-    def media_file(self, clip: str, suffix: str) -> Path:
-        return clip_artifact(self.workdir / "results" / "media", clip, self.config["shards"], suffix)
+    def media_file(self, clip: str, artifact: ClipArtifact) -> Path:
+        return artifact.path(clip, self.config["shards"], self.workdir)
 
     def work_s(self, row: dict) -> float:
         clip = row["clip_id"]
@@ -81,12 +81,12 @@ class WarmStage:
             media.extract_audio(media.audio_source(row), self.out / f"{clip}.wav", settings["audio_sample_rate"],
                                 has_audio=row["has_audio"] == "true")
         elif self.extractor is not None:
-            self.extractor.extract(row["path"], self.media_file(clip, ".timeline.json"), self.out / f"{self.stage}_{clip}.h5")
+            self.extractor.extract(row["path"], self.media_file(clip, TIMELINE), self.out / f"{self.stage}_{clip}.h5")
         else:
             from avemotion import audio
 
             outputs = {kind: self.out / f"{kind}_{clip}.h5" for kind in ("is10", "shortterm", "maps")}
-            audio.write_audio_artifacts(self.media_file(clip, ".wav"), outputs, clip, self.config["audio"])
+            audio.write_audio_artifacts(self.media_file(clip, WAV), outputs, clip, self.config["audio"])
         return time.perf_counter() - start
 
 

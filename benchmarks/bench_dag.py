@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from avemotion.artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_tsv  # noqa: E402
 from avemotion.config import load_config  # noqa: E402
 from avemotion.constants import CLASSES  # noqa: E402
-from avemotion.shards import clip_artifact  # noqa: E402
+from avemotion.layout import TIMELINE, WAV  # noqa: E402
 
 TARGET_S = 30.0
 TARGET_CLIPS = 10_000
@@ -61,10 +61,10 @@ def make_dataset(root: Path, n_clips: int, with_media: bool = True, shards: int 
     config["shards"] = shards or config["shards"]
     for row in rows if with_media else []:
         timeline = {"clip_id": row["clip_id"], "source_fps": 25.0, "n_source_frames": 50, "timeline_fps": 60}
-        timeline_path = clip_artifact(results / "media", row["clip_id"], config["shards"], ".timeline.json")
+        timeline_path = TIMELINE.path(row["clip_id"], config["shards"], results.parent)
         timeline_path.parent.mkdir(parents=True, exist_ok=True)
         timeline_path.write_text(json.dumps(timeline))
-        timeline_path.with_name(f"{row['clip_id']}.wav").touch()
+        WAV.path(row["clip_id"], config["shards"], results.parent).touch()
     config["dataset"].update(kind="list", path=str(clips / "list.csv"))
     configfile = root / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))

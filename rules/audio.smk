@@ -8,10 +8,10 @@ rule audio_features:
     input:
         media=shard_media_table,
     output:
-        is10=directory("results/audio/is10/shard_{shard}"),
-        shortterm=directory("results/audio/shortterm/shard_{shard}"),
-        maps=directory("results/audio/maps/shard_{shard}"),
-        table="results/audio/shard_{shard}.tsv",
+        is10=directory(layout.IS10.shard_dir),
+        shortterm=directory(layout.SHORTTERM.shard_dir),
+        maps=directory(layout.MAPS.shard_dir),
+        table=layout.AUDIO_TABLE,
     log:
         "results/logs/audio_features/shard_{shard}.log",
     benchmark:
@@ -23,7 +23,7 @@ rule audio_features:
         mem_mb=500,
         runtime=60,
     params:
-        media="results/media/shard_{shard}",
+        media=layout.WAV.shard_dir,
         audio=config["audio"],
         clips=shard_clip_ids,
     script:
@@ -33,7 +33,7 @@ rule audio_features:
 rule audio_index:
     input:
         manifest="results/manifest.tsv",
-        shards=per_shard("results/audio/shard_{shard}.tsv"),
+        shards=per_shard(layout.AUDIO_TABLE),
     output:
         index="results/audio/index.tsv",
     log:
@@ -47,11 +47,8 @@ rule audio_index:
         mem_mb=1000,
         runtime=10,
     params:
-        is10=per_clip("results/audio/is10/shard_{shard}/{clip}.h5"),
-        shortterm=per_clip("results/audio/shortterm/shard_{shard}/{clip}.h5"),
-        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5"),
+        is10=per_clip(layout.IS10),
+        shortterm=per_clip(layout.SHORTTERM),
+        maps=per_clip(layout.MAPS),
     script:
         "../workflow_scripts/audio_index.py"
-
-
-FINAL_TARGETS.append("results/audio/index.tsv")

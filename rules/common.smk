@@ -1,14 +1,15 @@
-# Config validation, the clip manifest and every input function. Rule files stay declarations.
+# Config validation, the clip manifest, the default target and every input and params function.
+# Rule files stay declarations.
 import os
 from functools import lru_cache
 
 from snakemake.utils import validate
 
-from avemotion import datasets
+from avemotion import datasets, layout
 from avemotion.artifacts import read_manifest
-from avemotion.config import check_pretraining_files
-from avemotion.constants import FACE_TRACKS
-from avemotion.shards import SHARD_PATTERN, clip_shard, clips_by_shard
+from avemotion.config import check_pretraining_files, paper_deviations, track_settings
+from avemotion.constants import FACE_TRACKS, FUSION, MODELS, SPLITS
+from avemotion.shards import SHARD_PATTERN, clips_by_shard
 
 validate(config, schema="../schemas/config.schema.yaml")
 # A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
@@ -34,14 +35,22 @@ config.update(_canonical_config)
 wildcard_constraints:
     track="|".join(FACE_TRACKS),
     shard=SHARD_PATTERN,
+    # "" for a model trained on train, "_refit" for its twin retrained on train+val (paper 3.2)
+    fit="|_refit",
 
 
-# Stage files append the aggregate files that `rule all` asks for.
-FINAL_TARGETS = ["results/manifest.tsv", "results/quarantine.tsv"]
-
-
-def get_final_output(wildcards):
-    return FINAL_TARGETS
+def get_final_output():
+    """The default target's inputs: every stage's index and QC, every model's predictions and metrics,
+    the fusion, the EmotiW submission and the report."""
+    return (
+        ["results/manifest.tsv", "results/quarantine.tsv", "results/media/index.tsv"]
+        + expand("results/faces/{track}/index.tsv", track=FACE_TRACKS)
+        + expand("results/faces/qc/montage_{split}.png", split=SPLITS)
+        + ["results/faces/qc/detection.tsv", "results/audio/index.tsv"]
+        + expand("results/predictions/{model}.tsv", model=MODELS)
+        + expand("results/metrics/{model}.json", model=MODELS + (FUSION,))
+        + ["results/submission/submission.zip", "results/report/summary.md"]
+    )
 
 
 def dataset_inputs(wildcards):
@@ -94,6 +103,10 @@ def shard_videos(wildcards):
     return {clip: row["path"] for clip, row in shard_rows(wildcards).items()}
 
 
+def shard_video_files(wildcards):
+    return list(shard_videos(wildcards).values())
+
+
 def shard_clip_ids(wildcards):
     return manifest_shards()[wildcards.shard]
 
@@ -114,38 +127,48 @@ def shard_media_table(wildcards):
     shard's params."""
     if wildcards.shard not in manifest_shards():
         raise ValueError(f"shard {wildcards.shard} holds no clip of the manifest")
-    return f"results/media/shard_{wildcards.shard}.tsv"
+    return layout.MEDIA_TABLE.format(shard=wildcards.shard)
 
 
-def shard_video_files(wildcards):
-    return list(shard_videos(wildcards).values())
-
-
-def per_shard(pattern):
-    """Input function: `pattern` (a shard table) expanded over every shard that holds clips. Rules
-    take the tables, not the shard folders: a table is written last, so a shard job killed mid-way
-    is planned again (Snakemake checks only the outputs that are asked for, and does not check its
-    incomplete markers on jobs behind the manifest checkpoint)."""
+def per_shard(pattern, **fixed):
+    """Input function: `pattern` (a shard table) expanded over every shard that holds clips (and over
+    `fixed` wildcard values, e.g. every face track). Rules take the tables, not the shard folders: a
+    table is written last, so a shard job killed mid-way is planned again (Snakemake checks only the
+    outputs that are asked for, and does not check its incomplete markers on jobs behind the
+    manifest checkpoint)."""
 
     def expand_over_shards(wildcards):
-        return expand(pattern, shard=list(manifest_shards()), **wildcards)
+        return expand(pattern, shard=list(manifest_shards()), **fixed, **wildcards)
 
     return expand_over_shards
 
 
-def per_clip(pattern, with_audio=False):
-    """Params function: `pattern` (a file in a shard folder) for every clip of the manifest, with the
-    clip's shard filled in. Rules take the shard tables as input (per_shard) and these as params.
-    """
+def per_clip(artifact, with_audio=False):
+    """Params function: {clip_id: path} of `artifact` (an avemotion.layout.ClipArtifact) for every
+    clip of the manifest (with audio only: the clips that have an audio stream). Rules take the shard
+    tables as input (per_shard) and these as params."""
 
-    def expand_over_clips(wildcards):
+    def clip_files(wildcards):
         n_shards = config["shards"]
-        return [
-            pattern.format(clip=clip, shard=clip_shard(clip, n_shards), **wildcards)
+        return {
+            clip: str(artifact.path(clip, n_shards, **wildcards))
             for clip in manifest_clip_ids(with_audio=with_audio)
-        ]
+        }
 
-    return expand_over_clips
+    return clip_files
+
+
+def face_stacks_by_track(wildcards):
+    """{track: {clip_id: face stack}} over every face track (params of `faces_qc`)."""
+    return {
+        track: per_clip(layout.FACE_STACK)({"track": track}) for track in FACE_TRACKS
+    }
+
+
+def track_face_settings(wildcards):
+    """Only the track's own face settings (params of `faces`: editing track A's block reruns track
+    A's jobs only)."""
+    return track_settings(config["faces"], wildcards.track)
 
 
 def pretraining_files(wildcards):
@@ -157,3 +180,67 @@ def pretraining_files(wildcards):
 
 def vgg_lstm_name(wildcards):
     return f"vgg_lstm_{wildcards.track}"
+
+
+def train_splits(wildcards):
+    """The splits a model trains on: train, or train+val for its refit twin (paper 3.2)."""
+    return ["train", "val"] if wildcards.fit == "_refit" else ["train"]
+
+
+def fusion_predictions(wildcards):
+    """One named input per model the fusion combines."""
+    return {
+        model: f"results/predictions/{model}.tsv"
+        for model in config["fusion"]["models"]
+    }
+
+
+def fusion_refit_predictions(wildcards):
+    """The refit models' test rows, when the fusion refits (fusion.refit)."""
+    if not config["fusion"]["refit"]:
+        return []
+    return expand(
+        "results/predictions_refit/{model}.tsv", model=config["fusion"]["models"]
+    )
+
+
+def report_models():
+    """The models the report tables list: the fused ones, then the fusion."""
+    return list(config["fusion"]["models"]) + [FUSION]
+
+
+def report_stage_indices(wildcards):
+    """Each per-clip stage's index, named `index_<stage>` (the report's clips.tsv columns)."""
+    indices = {"index_media": "results/media/index.tsv"}
+    for track in FACE_TRACKS:
+        indices[f"index_faces_{track}"] = f"results/faces/{track}/index.tsv"
+    indices["index_audio"] = "results/audio/index.tsv"
+    return indices
+
+
+def report_confusion_figures():
+    """The report's confusion heatmaps, one per model in report_models() order."""
+    figures = []
+    for model in report_models():
+        figure = report(
+            f"results/report/confusion_{model}.png",
+            caption="../report/report_confusion.rst",
+            category="Results",
+            subcategory="Confusion matrices",
+            labels={"model": model},
+        )
+        figures.append(figure)
+    return figures
+
+
+def vgg_lstm_init(wildcards):
+    """How the VGG-LSTMs were initialised: summary.md opens with a warning when not as in paper 2.1."""
+    block = config["models"]["vgg_lstm"]
+    return {
+        key: block[key] for key in ("vgg_face_weights", "fer2013_csv", "fer_iterations")
+    }
+
+
+def paper_deviation_lines(wildcards):
+    """Every setting of this run that differs from the paper's (avemotion.constants.PAPER_CONFIG)."""
+    return [str(deviation) for deviation in paper_deviations(config)]

@@ -1,7 +1,5 @@
-# Face stage (paper 2.1): per shard of clips and face track, the subject's face in every unique source frame,
-# aligned by its eye corners, as an HDF5 face stack on the 60-fps timeline; per-track index; QC.
-from avemotion.constants import SPLITS
-from avemotion.config import track_settings
+# Face stage (paper 2.1): per shard of clips and face track, the subject's face in every unique source
+# frame, aligned by its eye corners, as an HDF5 face stack on the 60-fps timeline; per-track index; QC.
 
 
 rule faces:
@@ -9,8 +7,8 @@ rule faces:
         videos=shard_video_files,
         media=shard_media_table,
     output:
-        stacks=directory("results/faces/{track}/shard_{shard}"),
-        table="results/faces/{track}/shard_{shard}.tsv",
+        stacks=directory(layout.FACE_STACK.shard_dir),
+        table=layout.FACES_TABLE,
     log:
         "results/logs/faces/{track}/shard_{shard}.log",
     benchmark:
@@ -24,10 +22,9 @@ rule faces:
         mem_mb=1500,
         runtime=6 * 60,
     params:
-        # only this track's settings: editing track A's block reruns track A's jobs only
-        faces=lambda wildcards: track_settings(config["faces"], wildcards.track),
+        faces=track_face_settings,
         videos=shard_videos,
-        media="results/media/shard_{shard}",
+        media=layout.TIMELINE.shard_dir,
     script:
         "../workflow_scripts/faces.py"
 
@@ -35,7 +32,7 @@ rule faces:
 rule faces_index:
     input:
         manifest="results/manifest.tsv",
-        shards=per_shard("results/faces/{track}/shard_{shard}.tsv"),
+        shards=per_shard(layout.FACES_TABLE),
     output:
         index="results/faces/{track}/index.tsv",
     log:
@@ -49,7 +46,7 @@ rule faces_index:
         mem_mb=500,
         runtime=10,
     params:
-        stacks=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
+        stacks=per_clip(layout.FACE_STACK),
     script:
         "../workflow_scripts/faces_index.py"
 
@@ -57,8 +54,7 @@ rule faces_index:
 rule faces_qc:
     input:
         manifest="results/manifest.tsv",
-        shards_a=per_shard("results/faces/a/shard_{shard}.tsv"),
-        shards_b=per_shard("results/faces/b/shard_{shard}.tsv"),
+        shards=per_shard(layout.FACES_TABLE, track=FACE_TRACKS),
     output:
         montage_train=report(
             "results/faces/qc/montage_train.png",
@@ -91,14 +87,6 @@ rule faces_qc:
         mem_mb=1000,
         runtime=10,
     params:
-        stacks_a=per_clip("results/faces/a/shard_{shard}/{clip}.h5"),
-        stacks_b=per_clip("results/faces/b/shard_{shard}/{clip}.h5"),
+        stacks=face_stacks_by_track,
     script:
         "../workflow_scripts/faces_qc.py"
-
-
-FINAL_TARGETS.extend(
-    expand("results/faces/{track}/index.tsv", track=["a", "b"])
-    + expand("results/faces/qc/montage_{split}.png", split=SPLITS)
-    + ["results/faces/qc/detection.tsv"]
-)

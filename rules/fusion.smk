@@ -5,19 +5,8 @@
 rule fusion:
     input:
         # one named input per configured model; refit mode adds the retrained models' test rows
-        unpack(
-            lambda wildcards: {
-                m: f"results/predictions/{m}.tsv" for m in config["fusion"]["models"]
-            }
-        ),
-        refit=(
-            expand(
-                "results/predictions_refit/{model}.tsv",
-                model=config["fusion"]["models"],
-            )
-            if config["fusion"]["refit"]
-            else []
-        ),
+        unpack(fusion_predictions),
+        refit=fusion_refit_predictions,
     output:
         weights=report(
             "results/fusion/weights.json",
@@ -42,6 +31,3 @@ rule fusion:
         fusion=config["fusion"],
     script:
         "../workflow_scripts/fusion.py"
-
-
-FINAL_TARGETS.append("results/metrics/fusion.json")

@@ -6,8 +6,8 @@ rule media:
     input:
         clips=shard_media_files,
     output:
-        media=directory("results/media/shard_{shard}"),
-        table="results/media/shard_{shard}.tsv",
+        media=directory(layout.TIMELINE.shard_dir),
+        table=layout.MEDIA_TABLE,
     log:
         "results/logs/media/shard_{shard}.log",
     benchmark:
@@ -28,7 +28,7 @@ rule media:
 rule media_index:
     input:
         manifest="results/manifest.tsv",
-        shards=per_shard("results/media/shard_{shard}.tsv"),
+        shards=per_shard(layout.MEDIA_TABLE),
     output:
         index="results/media/index.tsv",
     log:
@@ -38,9 +38,7 @@ rule media_index:
     conda:
         "../envs/core.yaml"
     params:
-        timelines=per_clip("results/media/shard_{shard}/{clip}.timeline.json"),
+        timelines=per_clip(layout.TIMELINE),
+        wavs=per_clip(layout.WAV),
     script:
         "../workflow_scripts/media_index.py"
-
-
-FINAL_TARGETS.append("results/media/index.tsv")

@@ -1,31 +1,30 @@
 # Models stage (paper 2.1-2.4): the five models, one training rule each (the two VGG-LSTMs are one
 # rule over the face track). Each writes its checkpoint, train_log.csv and curve.png under
-# results/models/{model}/, its val/test probabilities and metrics. The *_refit rules (paper 3.2:
-# retrain on train+val for the test submission) write results/models_refit/ and
-# results/predictions_refit/, no metrics, and run only when the fusion stage asks.
-from avemotion.constants import MODELS
+# results/models{fit}/{model}/, its probabilities and metrics. {fit} "" trains on train and predicts
+# val and test; "_refit" (paper 3.2: retrain on train+val for the test submission) predicts test
+# only and runs only when the fusion asks.
 
 
 rule vgg_lstm:
     input:
         manifest="results/manifest.tsv",
-        faces=per_shard("results/faces/{track}/shard_{shard}.tsv"),
+        faces=per_shard(layout.FACES_TABLE),
         user_files=pretraining_files,
     output:
-        checkpoint="results/models/vgg_lstm_{track}/checkpoint.pt",
-        train_log="results/models/vgg_lstm_{track}/train_log.csv",
+        checkpoint="results/models{fit}/vgg_lstm_{track}/checkpoint.pt",
+        train_log="results/models{fit}/vgg_lstm_{track}/train_log.csv",
         curve=report(
-            "results/models/vgg_lstm_{track}/curve.png",
+            "results/models{fit}/vgg_lstm_{track}/curve.png",
             caption="../report/models_curve.rst",
             category="Models",
-            subcategory="vgg_lstm_{track}",
+            subcategory="vgg_lstm_{track}{fit}",
         ),
-        predictions="results/predictions/vgg_lstm_{track}.tsv",
-        metrics="results/metrics/vgg_lstm_{track}.json",
+        predictions="results/predictions{fit}/vgg_lstm_{track}.tsv",
+        metrics="results/metrics{fit}/vgg_lstm_{track}.json",
     log:
-        "results/logs/vgg_lstm_{track}/train.log",
+        "results/logs/vgg_lstm_{track}{fit}/train.log",
     benchmark:
-        "results/benchmarks/vgg_lstm_{track}/train.tsv"
+        "results/benchmarks/vgg_lstm_{track}{fit}/train.tsv"
     conda:
         "../envs/models.yaml"
     threads: config["models"]["threads"]
@@ -34,11 +33,11 @@ rule vgg_lstm:
         runtime=24 * 60,
         gpu=1,
     params:
-        faces=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
+        faces=per_clip(layout.FACE_STACK),
         model=config["models"]["vgg_lstm"],
         training=config["models"]["training"],
         name=vgg_lstm_name,
-        train_splits=["train"],
+        train_splits=train_splits,
     script:
         "../workflow_scripts/train_vgg_lstm.py"
 
@@ -46,22 +45,22 @@ rule vgg_lstm:
 rule audio_svm:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shard_{shard}.tsv"),
+        features=per_shard(layout.AUDIO_TABLE),
     output:
-        model="results/models/audio_svm/model.joblib",
-        train_log="results/models/audio_svm/train_log.csv",
+        model="results/models{fit}/audio_svm/model.joblib",
+        train_log="results/models{fit}/audio_svm/train_log.csv",
         curve=report(
-            "results/models/audio_svm/curve.png",
+            "results/models{fit}/audio_svm/curve.png",
             caption="../report/models_svm.rst",
             category="Models",
-            subcategory="audio_svm",
+            subcategory="audio_svm{fit}",
         ),
-        predictions="results/predictions/audio_svm.tsv",
-        metrics="results/metrics/audio_svm.json",
+        predictions="results/predictions{fit}/audio_svm.tsv",
+        metrics="results/metrics{fit}/audio_svm.json",
     log:
-        "results/logs/audio_svm/train.log",
+        "results/logs/audio_svm{fit}/train.log",
     benchmark:
-        "results/benchmarks/audio_svm/train.tsv"
+        "results/benchmarks/audio_svm{fit}/train.tsv"
     conda:
         "../envs/models.yaml"
     threads: 1
@@ -69,10 +68,10 @@ rule audio_svm:
         mem_mb=4000,
         runtime=60,
     params:
-        features=per_clip("results/audio/is10/shard_{shard}/{clip}.h5", with_audio=True),
+        features=per_clip(layout.IS10, with_audio=True),
         model=config["models"]["audio_svm"],
         training=config["models"]["training"],
-        train_splits=["train"],
+        train_splits=train_splits,
     script:
         "../workflow_scripts/train_audio_svm.py"
 
@@ -80,22 +79,22 @@ rule audio_svm:
 rule audio_lstm:
     input:
         manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shard_{shard}.tsv"),
+        features=per_shard(layout.AUDIO_TABLE),
     output:
-        checkpoint="results/models/audio_lstm/checkpoint.pt",
-        train_log="results/models/audio_lstm/train_log.csv",
+        checkpoint="results/models{fit}/audio_lstm/checkpoint.pt",
+        train_log="results/models{fit}/audio_lstm/train_log.csv",
         curve=report(
-            "results/models/audio_lstm/curve.png",
+            "results/models{fit}/audio_lstm/curve.png",
             caption="../report/models_curve.rst",
             category="Models",
-            subcategory="audio_lstm",
+            subcategory="audio_lstm{fit}",
         ),
-        predictions="results/predictions/audio_lstm.tsv",
-        metrics="results/metrics/audio_lstm.json",
+        predictions="results/predictions{fit}/audio_lstm.tsv",
+        metrics="results/metrics{fit}/audio_lstm.json",
     log:
-        "results/logs/audio_lstm/train.log",
+        "results/logs/audio_lstm{fit}/train.log",
     benchmark:
-        "results/benchmarks/audio_lstm/train.tsv"
+        "results/benchmarks/audio_lstm{fit}/train.tsv"
     conda:
         "../envs/models.yaml"
     threads: config["models"]["threads"]
@@ -104,12 +103,10 @@ rule audio_lstm:
         runtime=6 * 60,
         gpu=1,
     params:
-        features=per_clip(
-            "results/audio/shortterm/shard_{shard}/{clip}.h5", with_audio=True
-        ),
+        features=per_clip(layout.SHORTTERM, with_audio=True),
         model=config["models"]["audio_lstm"],
         training=config["models"]["training"],
-        train_splits=["train"],
+        train_splits=train_splits,
     script:
         "../workflow_scripts/train_audio_lstm.py"
 
@@ -117,22 +114,22 @@ rule audio_lstm:
 rule inception_lstm:
     input:
         manifest="results/manifest.tsv",
-        maps=per_shard("results/audio/shard_{shard}.tsv"),
+        maps=per_shard(layout.AUDIO_TABLE),
     output:
-        checkpoint="results/models/inception_lstm/checkpoint.pt",
-        train_log="results/models/inception_lstm/train_log.csv",
+        checkpoint="results/models{fit}/inception_lstm/checkpoint.pt",
+        train_log="results/models{fit}/inception_lstm/train_log.csv",
         curve=report(
-            "results/models/inception_lstm/curve.png",
+            "results/models{fit}/inception_lstm/curve.png",
             caption="../report/models_curve.rst",
             category="Models",
-            subcategory="inception_lstm",
+            subcategory="inception_lstm{fit}",
         ),
-        predictions="results/predictions/inception_lstm.tsv",
-        metrics="results/metrics/inception_lstm.json",
+        predictions="results/predictions{fit}/inception_lstm.tsv",
+        metrics="results/metrics{fit}/inception_lstm.json",
     log:
-        "results/logs/inception_lstm/train.log",
+        "results/logs/inception_lstm{fit}/train.log",
     benchmark:
-        "results/benchmarks/inception_lstm/train.tsv"
+        "results/benchmarks/inception_lstm{fit}/train.tsv"
     conda:
         "../envs/models.yaml"
     threads: config["models"]["threads"]
@@ -141,154 +138,9 @@ rule inception_lstm:
         runtime=12 * 60,
         gpu=1,
     params:
-        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5", with_audio=True),
+        maps=per_clip(layout.MAPS, with_audio=True),
         model=config["models"]["inception_lstm"],
         training=config["models"]["training"],
-        train_splits=["train"],
+        train_splits=train_splits,
     script:
         "../workflow_scripts/train_inception_lstm.py"
-
-
-rule vgg_lstm_refit:
-    input:
-        manifest="results/manifest.tsv",
-        faces=per_shard("results/faces/{track}/shard_{shard}.tsv"),
-        user_files=pretraining_files,
-    output:
-        checkpoint="results/models_refit/vgg_lstm_{track}/checkpoint.pt",
-        train_log="results/models_refit/vgg_lstm_{track}/train_log.csv",
-        curve=report(
-            "results/models_refit/vgg_lstm_{track}/curve.png",
-            caption="../report/models_curve.rst",
-            category="Models",
-            subcategory="vgg_lstm_{track}_refit",
-        ),
-        predictions="results/predictions_refit/vgg_lstm_{track}.tsv",
-    log:
-        "results/logs/vgg_lstm_{track}_refit/train.log",
-    benchmark:
-        "results/benchmarks/vgg_lstm_{track}_refit/train.tsv"
-    conda:
-        "../envs/models.yaml"
-    threads: config["models"]["threads"]
-    resources:
-        mem_mb=16000,
-        runtime=24 * 60,
-        gpu=1,
-    params:
-        faces=per_clip("results/faces/{track}/shard_{shard}/{clip}.h5"),
-        model=config["models"]["vgg_lstm"],
-        training=config["models"]["training"],
-        name=vgg_lstm_name,
-        train_splits=["train", "val"],
-    script:
-        "../workflow_scripts/train_vgg_lstm.py"
-
-
-rule audio_svm_refit:
-    input:
-        manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shard_{shard}.tsv"),
-    output:
-        model="results/models_refit/audio_svm/model.joblib",
-        train_log="results/models_refit/audio_svm/train_log.csv",
-        curve=report(
-            "results/models_refit/audio_svm/curve.png",
-            caption="../report/models_svm.rst",
-            category="Models",
-            subcategory="audio_svm_refit",
-        ),
-        predictions="results/predictions_refit/audio_svm.tsv",
-    log:
-        "results/logs/audio_svm_refit/train.log",
-    benchmark:
-        "results/benchmarks/audio_svm_refit/train.tsv"
-    conda:
-        "../envs/models.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        features=per_clip("results/audio/is10/shard_{shard}/{clip}.h5", with_audio=True),
-        model=config["models"]["audio_svm"],
-        training=config["models"]["training"],
-        train_splits=["train", "val"],
-    script:
-        "../workflow_scripts/train_audio_svm.py"
-
-
-rule audio_lstm_refit:
-    input:
-        manifest="results/manifest.tsv",
-        features=per_shard("results/audio/shard_{shard}.tsv"),
-    output:
-        checkpoint="results/models_refit/audio_lstm/checkpoint.pt",
-        train_log="results/models_refit/audio_lstm/train_log.csv",
-        curve=report(
-            "results/models_refit/audio_lstm/curve.png",
-            caption="../report/models_curve.rst",
-            category="Models",
-            subcategory="audio_lstm_refit",
-        ),
-        predictions="results/predictions_refit/audio_lstm.tsv",
-    log:
-        "results/logs/audio_lstm_refit/train.log",
-    benchmark:
-        "results/benchmarks/audio_lstm_refit/train.tsv"
-    conda:
-        "../envs/models.yaml"
-    threads: config["models"]["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=6 * 60,
-        gpu=1,
-    params:
-        features=per_clip(
-            "results/audio/shortterm/shard_{shard}/{clip}.h5", with_audio=True
-        ),
-        model=config["models"]["audio_lstm"],
-        training=config["models"]["training"],
-        train_splits=["train", "val"],
-    script:
-        "../workflow_scripts/train_audio_lstm.py"
-
-
-rule inception_lstm_refit:
-    input:
-        manifest="results/manifest.tsv",
-        maps=per_shard("results/audio/shard_{shard}.tsv"),
-    output:
-        checkpoint="results/models_refit/inception_lstm/checkpoint.pt",
-        train_log="results/models_refit/inception_lstm/train_log.csv",
-        curve=report(
-            "results/models_refit/inception_lstm/curve.png",
-            caption="../report/models_curve.rst",
-            category="Models",
-            subcategory="inception_lstm_refit",
-        ),
-        predictions="results/predictions_refit/inception_lstm.tsv",
-    log:
-        "results/logs/inception_lstm_refit/train.log",
-    benchmark:
-        "results/benchmarks/inception_lstm_refit/train.tsv"
-    conda:
-        "../envs/models.yaml"
-    threads: config["models"]["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=12 * 60,
-        gpu=1,
-    params:
-        maps=per_clip("results/audio/maps/shard_{shard}/{clip}.h5", with_audio=True),
-        model=config["models"]["inception_lstm"],
-        training=config["models"]["training"],
-        train_splits=["train", "val"],
-    script:
-        "../workflow_scripts/train_inception_lstm.py"
-
-
-FINAL_TARGETS.extend(
-    expand("results/predictions/{model}.tsv", model=MODELS)
-    + expand("results/metrics/{model}.json", model=MODELS)
-)

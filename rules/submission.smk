@@ -29,6 +29,3 @@ rule submission:
         runtime=10,
     script:
         "../workflow_scripts/submission.py"
-
-
-FINAL_TARGETS.append("results/submission/submission.zip")

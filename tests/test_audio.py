@@ -22,13 +22,13 @@ from avemotion.audio import (
     ShortTermSettings,
     audio_maps_from_sequence,
     extend_audio_map,
-    pad_maps_to_min_count,
     pad_sequence_to_min_length,
     tile_audio_map,
     tileable_map_width,
 )
 from avemotion.constants import AUDIO_SAMPLE_RATE, IS10_DIM, N_SHORT_TERM_FEATURES
-from avemotion.shards import clip_artifact, clips_by_shard
+from avemotion.layout import AUDIO_FEATURES, IS10
+from avemotion.shards import clips_by_shard
 
 ESPEAK = "/usr/bin/espeak-ng"
 FS = AUDIO_SAMPLE_RATE
@@ -213,7 +213,7 @@ def test_tile_audio_map_refuses_an_unextended_map():
 
 def test_pad_maps_keeps_eight_or_more():
     maps = np.random.default_rng(0).normal(size=(9, 34, 34))
-    assert pad_maps_to_min_count(maps, 8) is maps
+    assert pad_sequence_to_min_length(maps, 8) is maps
 
 
 def test_maps_from_padded_and_unpadded_sequence_are_the_same():
@@ -318,11 +318,11 @@ def test_nan_from_pyaudioanalysis_is_caught(speech):
 # ---------------------------------------------------------------- index
 def test_index_lists_every_clip_with_its_status(tmp_path, speech):
     clips = {"good1": speech[: 2 * FS], "quiet1": np.zeros(FS, np.int16), "mute1": np.zeros(0, np.int16)}
-    paths: dict[str, list[str]] = {feature: [] for feature in audio.FEATURES}
+    paths: dict[str, dict[str, str]] = {feature: {} for feature in audio.FEATURES}
     for clip, samples in clips.items():
         run_stage(tmp_path, clip, samples)
         for feature in audio.FEATURES:
-            paths[feature].append(str(tmp_path / feature / f"{clip}.h5"))
+            paths[feature][clip] = str(tmp_path / feature / f"{clip}.h5")
     manifest = tmp_path / "manifest.tsv"
     write_tsv(manifest, ("clip_id", "split", "label"),
               [{"clip_id": c, "split": "train", "label": "AN"} for c in clips])
@@ -340,7 +340,7 @@ def test_index_refuses_a_missing_artifact(tmp_path, speech):
     run_stage(tmp_path, "good1", speech[:FS])
     manifest = tmp_path / "manifest.tsv"
     write_tsv(manifest, ("clip_id", "split", "label"), [{"clip_id": "good1", "split": "val", "label": "HA"}])
-    paths = {"is10": [str(tmp_path / "is10/good1.h5")], "shortterm": [], "maps": []}
+    paths = {"is10": {"good1": str(tmp_path / "is10/good1.h5")}, "shortterm": {}, "maps": {}}
     with pytest.raises(ValueError, match="good1"):
         audio.write_audio_index(manifest, paths, tmp_path / "index.tsv")
 
@@ -362,10 +362,10 @@ def test_demo_run_writes_all_audio_artifacts(demo_run):
     shards = demo_run.config["shards"]
     for clip in with_audio:
         for feature in audio.FEATURES:
-            result = audio.read_audio_features(clip_artifact(demo_run.results / "audio" / feature, clip, shards, ".h5"))
+            result = audio.read_audio_features(AUDIO_FEATURES[feature].path(clip, shards, demo_run.workdir))
             assert result.ok, result.reason
             assert np.all(np.isfinite(result.data))
-        is10 = clip_artifact(demo_run.results / "audio" / "is10", clip, shards, ".h5")
+        is10 = IS10.path(clip, shards, demo_run.workdir)
         assert audio.read_audio_features(is10).data.shape == (1582,)
         assert index[clip]["status"] == "ok"
 

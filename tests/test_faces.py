@@ -11,10 +11,12 @@ import matplotlib
 import numpy as np
 import pytest
 import skimage.data
+import yaml
+from snakemake.utils import validate
 
 from avemotion.artifacts import read_tsv
 from avemotion.constants import VGG_INPUT_SIZE
-from avemotion.config import track_settings
+from avemotion.config import DEFAULT_CONFIG, SCHEMA, track_settings
 from avemotion.faces import (
     Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_shard, extract_face_track,
     extract_faces_from_dataset,
@@ -23,7 +25,18 @@ from avemotion.faces import (
 )
 from avemotion.faces.checks import FaceCheck, geometry_problem
 from avemotion.faces.stack import Coverage, face_gaps
-from avemotion.shards import clip_artifact
+from avemotion.layout import FACE_STACK
+
+
+def face_settings(track: str, size: int = 64, **track_block) -> dict:
+    """track_settings() of a validated config whose face track holds only `track_block` (the schema
+    fills in the rest) and that keeps every face: one detection per frame, no coverage threshold."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["faces"].update(size=size, redetect_every=1, check_min_score=0.5)
+    config["faces"][f"track_{track}"] = {"min_face_fraction": 0.0, "min_faces": 1, **track_block}
+    validate(config, schema=str(SCHEMA))
+    return track_settings(config["faces"], track)
+
 
 CANVAS = (480, 640)  # height, width (even: yuv420p)
 
@@ -173,8 +186,7 @@ def test_hdf5_layout_and_timeline_marks_frames_without_face(analyzers, tmp_path)
     clip = write_clip(tmp_path / "gaps.mp4", [with_face if f else background for f in has_face])
     timeline = timeline_for("gaps", len(has_face))
     write_timeline(tmp_path / "gaps.timeline.json", timeline)
-    settings = track_settings({"size": 64, "min_detection_confidence": 0.5,
-                               "track_a": {"method": "mediapipe", "model_selection": 1}}, "a")
+    settings = face_settings("a", method="mediapipe", model_selection=1)
     out = tmp_path / "a" / "gaps.h5"
     result = extract_face_track(clip, tmp_path / "gaps.timeline.json", out, settings, "a")
     assert result.status == "ok" and result.n_faces == sum(has_face)
@@ -212,8 +224,7 @@ def test_a_shard_writes_each_clip_as_extracting_it_alone_would(track, tmp_path):
         videos[clip] = str(write_clip(tmp_path / f"{clip}.mp4", frames, lossless=True))
         write_timeline(media / f"{clip}.timeline.json", timeline_for(clip, len(frames)))
     videos["lost"] = videos["c1"]  # no timeline: Timeline.read raises
-    settings = track_settings({"size": 64, "min_detection_confidence": 0.5, "track_a": {"method": "mediapipe"},
-                               "track_b": {"method": "dlib"}}, track)
+    settings = face_settings(track, method={"a": "mediapipe", "b": "dlib"}[track])
     failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track, tmp_path / "shard.tsv")
     assert list(failed) == ["lost"] and "FileNotFoundError" in failed["lost"]
     assert read_tsv(tmp_path / "shard.tsv") == [{"clip_id": "c1", "error": ""}, {"clip_id": "c2", "error": ""},
@@ -287,8 +298,7 @@ def test_dataset_face_crops(tmp_path):
     (folder / "notes.txt").write_text("ignored")
     assert sorted(find_dataset_face_images(tmp_path / "Faces", "000123")) == [0, 2, 3]
     timeline = timeline_for("000123", 5)
-    settings = track_settings({"size": 32, "min_detection_confidence": 0.5,
-                               "track_b": {"method": "dlib", "dataset_faces_dir": str(tmp_path / "Faces")}}, "b")
+    settings = face_settings("b", size=32, method="dlib", dataset_faces_dir=str(tmp_path / "Faces"))
     assert settings["method_settings"]["method"] == "dataset"
     write_timeline(tmp_path / "t.json", timeline)
     result = extract_face_track("unused.mp4", tmp_path / "t.json", tmp_path / "b.h5", settings, "b")
@@ -301,13 +311,16 @@ def test_dataset_face_crops(tmp_path):
     assert missing.status == "quarantined" and "999" in missing.reason
 
 
-def test_track_settings_separate_the_tracks():
-    faces = {"size": 64, "min_detection_confidence": 0.5, "track_a": {"method": "mediapipe", "model_selection": 1},
-             "track_b": {"method": "dlib", "detect_scale": 0.5, "upsample": 0, "dataset_faces_dir": ""}}
+def test_track_settings_separate_the_tracks_and_keep_what_the_method_reads():
+    faces = yaml.safe_load(DEFAULT_CONFIG.read_text())["faces"]
+    faces["track_a"] = {"method": "mediapipe", "model_selection": 1, "fallback": True, "min_score": 2.0,
+                        "min_face_fraction": 0.1, "min_faces": 3, "dataset_faces_dir": ""}
     a, b = track_settings(faces, "a"), track_settings(faces, "b")
-    assert a["method_settings"] == {"method": "mediapipe", "model_selection": 1}
-    assert b["method_settings"] == {"method": "dlib", "detect_scale": 0.5, "upsample": 0}
-    changed = dict(faces, track_a={"method": "mediapipe", "model_selection": 0})
+    # min_score is a dlib setting: track A (MediaPipe) does not carry it, so editing it reruns nothing
+    assert a["method_settings"] == {"method": "mediapipe", "model_selection": 1, "fallback": True,
+                                    "min_face_fraction": 0.1, "min_faces": 3}
+    assert b["method_settings"]["method"] == "dlib" and "model_selection" not in b["method_settings"]
+    changed = dict(faces, track_a=dict(faces["track_a"], model_selection=0))
     assert track_settings(changed, "b") == b and track_settings(changed, "a") != a
 
 
@@ -329,7 +342,7 @@ def test_demo_run_faces(demo_run):
     for track in ("a", "b"):
         rows = read_tsv(faces / track / "index.tsv")
         shards = demo_run.config["shards"]
-        assert rows and all(clip_artifact(faces / track, r["clip_id"], shards, ".h5").is_file() for r in rows)
+        assert rows and all(FACE_STACK.path(r["clip_id"], shards, demo_run.workdir, track=track).is_file() for r in rows)
         n_unique = sum(int(r["n_unique_frames"]) for r in rows)
         n_faces = sum(int(r["n_faces"]) for r in rows)
         assert n_faces >= 0.95 * n_unique, f"track {track}: faces in {n_faces} of {n_unique} frames"

@@ -12,7 +12,8 @@ from avemotion import audio
 from avemotion.artifacts import read_tsv, write_tsv, MANIFEST_COLUMNS
 from avemotion.audio import read_audio_features, write_audio_shard
 from avemotion.media import probe_clip, write_media_index, write_media_shard
-from avemotion.shards import clip_artifact, clip_shard, clips_by_shard, run_each_clip
+from avemotion.layout import FACE_STACK, TIMELINE, WAV
+from avemotion.shards import clip_shard, clips_by_shard, run_each_clip
 from media_factory import make_clip
 
 MEDIA_SETTINGS = {"timeline_fps": 60, "audio_sample_rate": 16000}
@@ -35,7 +36,7 @@ def test_adding_clips_leaves_the_others_in_their_shards():
     after = clips_by_shard([f"old{i}" for i in range(50)] + ["new0", "new1"], 8)
     changed = {shard for shard in after if after[shard] != before.get(shard)}
     assert changed == {clip_shard("new0", 8), clip_shard("new1", 8)}
-    assert clip_artifact("results/faces/a", "new0", 8, ".h5") == Path(
+    assert FACE_STACK.path("new0", 8, track="a") == Path(
         f"results/faces/a/shard_{clip_shard('new0', 8)}/new0.h5")
 
 
@@ -100,7 +101,9 @@ def test_media_shard_quarantines_a_clip_ffmpeg_cannot_read(media_shard):
     assert broken["timeline"] == [] and broken["error"].startswith("clip broken: media failed (RuntimeError")
     manifest = folder / "manifest.tsv"
     write_tsv(manifest, MANIFEST_COLUMNS, list(rows.values()))
-    write_media_index(manifest, sorted(str(p) for p in out.glob("*.timeline.json")), folder / "index.tsv")
+    clip_ids = sorted(rows)
+    write_media_index(manifest, {clip: TIMELINE.in_folder(out, clip) for clip in clip_ids},
+                      {clip: WAV.in_folder(out, clip) for clip in clip_ids}, folder / "index.tsv")
     index = {row["clip_id"]: row for row in read_tsv(folder / "index.tsv")}
     assert index["broken"]["status"] == "quarantined" and index["broken"]["reason"] == broken["error"]
     assert index["good1"]["status"] == index["good2"]["status"] == "ok"

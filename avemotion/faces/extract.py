@@ -1,4 +1,4 @@
-"""Entry point of the ``faces`` rule: one clip's face stack for one track."""
+"""Entry point of the ``faces`` rule: the face stacks of one shard of clips for one track."""
 from __future__ import annotations
 
 import logging
@@ -27,14 +27,14 @@ def make_analyzer(track_settings: Mapping, min_detection_confidence: float) -> F
     method = track_settings["method"]
     if method == "mediapipe":
         return MediaPipeFaces(min_detection_confidence=min_detection_confidence,
-                              model_selection=int(track_settings.get("model_selection", 1)),
-                              fallback=bool(track_settings.get("fallback", True)))
+                              model_selection=int(track_settings["model_selection"]),
+                              fallback=bool(track_settings["fallback"]))
     if method == "dlib":
-        scale = track_settings.get("detect_scale", "auto")
+        scale = track_settings["detect_scale"]
         return DlibFaces(detect_scale=scale if scale == "auto" else float(scale),
-                         upsample=int(track_settings.get("upsample", 0)),
-                         min_score=float(track_settings.get("min_score", 0.0)),
-                         min_face_px=int(track_settings.get("min_face_px", 48)))
+                         upsample=int(track_settings["upsample"]),
+                         min_score=float(track_settings["min_score"]),
+                         min_face_px=int(track_settings["min_face_px"]))
     raise ValueError(f"face method {method!r} has no frame analyzer (mediapipe | dlib)")
 
 
@@ -132,7 +132,7 @@ class FaceTrackExtractor:
         self.check: FaceCheck | None = None
         if self.method_settings["method"] != "dataset":
             self.analyzer = make_analyzer(self.method_settings, float(settings["min_detection_confidence"]))
-            self.check = FaceCheck(min_score=float(settings.get("check_min_score", 0.5)))
+            self.check = FaceCheck(min_score=float(settings["check_min_score"]))
 
     @property
     def method(self) -> str:
@@ -142,11 +142,11 @@ class FaceTrackExtractor:
         timeline = Timeline.read(timeline_path)
         if self.analyzer is None:
             return extract_faces_from_dataset(self.method_settings["dataset_faces_dir"], timeline, out_path, self.size,
-                                              self.track, int(self.method_settings.get("dataset_frame_offset", 0)),
+                                              self.track, int(self.method_settings["dataset_frame_offset"]),
                                               self.coverage)
         return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
-                                        int(self.settings.get("queue_size", 8)),
-                                        int(self.settings.get("redetect_every", 1)), self.check, self.coverage)
+                                        int(self.settings["queue_size"]),
+                                        int(self.settings["redetect_every"]), self.check, self.coverage)
 
     def write_quarantined(self, clip_id: str, timeline_path: str | Path, out_path: str | Path,
                           failure: str) -> FaceTrackResult:
@@ -183,18 +183,19 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
 def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
                        track: str, table_path: str | Path) -> dict[str, str]:
     """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
-    ``videos``: {clip_id: video path}; each clip's timeline is ``<media_dir>/<clip>.timeline.json``.
-    Returns {clip_id: reason} of the clips whose extraction raised (written quarantined). Last, the
-    shard table ``table_path``."""
+    ``videos``: {clip_id: video path}; each clip's timeline is in the media shard's folder
+    ``media_dir`` (:data:`avemotion.layout.TIMELINE`). Returns {clip_id: reason} of the clips whose
+    extraction raised (written quarantined). Last, the shard table ``table_path``."""
+    from ..layout import FACE_STACK, TIMELINE
     from ..shards import run_each_clip
 
-    folder, media = Path(out_dir), Path(media_dir)
+    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with FaceTrackExtractor(settings, track) as extractor:
         return run_each_clip(
             sorted(videos), f"faces track {track}",
-            lambda clip_id: extractor.extract(videos[clip_id], media / f"{clip_id}.timeline.json",
-                                              folder / f"{clip_id}.h5"),
-            lambda clip_id, failure: extractor.write_quarantined(clip_id, media / f"{clip_id}.timeline.json",
-                                                                 folder / f"{clip_id}.h5", failure),
+            lambda clip_id: extractor.extract(videos[clip_id], TIMELINE.in_folder(media_dir, clip_id),
+                                              FACE_STACK.in_folder(folder, clip_id)),
+            lambda clip_id, failure: extractor.write_quarantined(clip_id, TIMELINE.in_folder(media_dir, clip_id),
+                                                                 FACE_STACK.in_folder(folder, clip_id), failure),
             table_path)

@@ -27,29 +27,28 @@ def face_index_row(path: str | Path, manifest_row: Mapping[str, str]) -> dict[st
         }
 
 
-def write_face_index(manifest: Sequence[Mapping[str, str]], stack_paths: Sequence[str | Path], out_path: str | Path) -> None:
-    """``results/faces/{track}/index.tsv``: one row per manifest clip (stack file named ``{clip_id}.h5``)."""
-    by_clip = {Path(p).stem: p for p in stack_paths}
+def write_face_index(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, str | Path], out_path: str | Path) -> None:
+    """``results/faces/{track}/index.tsv``: one row per manifest clip. ``stacks``: {clip_id: face stack}."""
     rows = []
     for row in manifest:
-        if row["clip_id"] not in by_clip:
+        if row["clip_id"] not in stacks:
             raise ValueError(f"clip {row['clip_id']} has no face stack among the inputs")
-        rows.append(face_index_row(by_clip[row["clip_id"]], row))
+        rows.append(face_index_row(stacks[row["clip_id"]], row))
     write_tsv(out_path, FACE_INDEX_COLUMNS, rows)
 
 
-def write_detection_table(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Sequence[str | Path]],
+def write_detection_table(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Mapping[str, str | Path]],
                           out_path: str | Path) -> None:
-    """QC table: per clip and track, status, faces found and detection rate."""
+    """QC table: per clip and track, status, faces found and detection rate. ``stacks``: {track:
+    {clip_id: face stack}}."""
     columns = ["clip_id", "split", "label"]
     for track in stacks:
         columns += [f"{track}_status", f"{track}_n_faces", f"{track}_detection_rate"]
     columns.append("n_unique_frames")
-    by_track = {track: {Path(p).stem: p for p in paths} for track, paths in stacks.items()}
     rows = []
     for row in manifest:
         cells: dict[str, object] = {k: row[k] for k in ("clip_id", "split", "label")}
-        for track, paths in by_track.items():
+        for track, paths in stacks.items():
             info = face_index_row(paths[row["clip_id"]], row)
             cells.update({f"{track}_status": info["status"], f"{track}_n_faces": info["n_faces"],
                           f"{track}_detection_rate": info["detection_rate"]})
@@ -66,7 +65,7 @@ def _middle_face(path: str | Path) -> np.ndarray | None:
         return handle["faces"][count // 2] if count else None
 
 
-def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Sequence[str | Path]], split: str,
+def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Mapping[str, str | Path]], split: str,
                   out_path: str | Path, per_class: int = 4) -> None:
     """QC picture: for one split, the middle aligned face of up to ``per_class`` clips per class
     (rows: AN..SU, then "?" for unlabelled clips such as AFEW's test set), one panel per track side by
@@ -76,13 +75,12 @@ def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Se
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_track = {track: {Path(p).stem: p for p in paths} for track, paths in stacks.items()}
     rows = list(CLASSES) + ([""] if any(r["split"] == split and not r["label"] for r in manifest) else [])
     clips = {label: [r["clip_id"] for r in manifest if r["split"] == split and r["label"] == label][:per_class]
              for label in rows}
-    figure, axes = plt.subplots(1, len(by_track), figsize=(len(by_track) * (0.9 * per_class + 0.8), 0.9 * len(rows) + 0.8),
+    figure, axes = plt.subplots(1, len(stacks), figsize=(len(stacks) * (0.9 * per_class + 0.8), 0.9 * len(rows) + 0.8),
                                 squeeze=False)
-    for axis, (track, paths) in zip(axes[0], by_track.items()):
+    for axis, (track, paths) in zip(axes[0], stacks.items()):
         tile = 64
         canvas = np.full((tile * len(rows), tile * per_class, 3), 128, dtype=np.uint8)
         for row, label in enumerate(rows):
@@ -105,7 +103,7 @@ def write_montage(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Se
     plt.close(figure)
 
 
-def write_face_qc(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Sequence[str | Path]],
+def write_face_qc(manifest: Sequence[Mapping[str, str]], stacks: Mapping[str, Mapping[str, str | Path]],
                   montages: Mapping[str, str | Path], detection_table: str | Path) -> None:
     """Entry point of the ``faces_qc`` rule: one montage per split and the detection table."""
     for split, path in montages.items():

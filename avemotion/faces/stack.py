@@ -2,32 +2,24 @@
 source frame, the 60-fps timeline of face rows, landmarks, eye corners, scores, status."""
 from __future__ import annotations
 
-import importlib.metadata
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-from ..artifacts import STATUS_OK, STATUS_QUARANTINED, set_status
+from ..artifacts import STATUS_OK, STATUS_QUARANTINED, library_versions, set_status
 from ..constants import TIMELINE_FPS
 from .align import eye_corner_template
 from .frames import Timeline
 
 
-def library_versions(method: str) -> dict[str, str]:
-    """Versions of the libraries a method's faces depend on (stored in the HDF5 attrs)."""
-    packages = {"mediapipe": ["mediapipe", "opencv-contrib-python", "av"],
-                "dlib": ["dlib-bin", "face_recognition_models", "opencv-contrib-python", "av"],
-                "dataset": ["opencv-contrib-python"]}[method] + ["numpy", "h5py"]
-    versions = {}
-    for package in packages:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+# the libraries each method's faces depend on (the stack's ``versions`` attr)
+METHOD_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "mediapipe": ("mediapipe", "opencv-contrib-python", "av", "numpy", "h5py"),
+    "dlib": ("dlib-bin", "face_recognition_models", "opencv-contrib-python", "av", "numpy", "h5py"),
+    "dataset": ("opencv-contrib-python", "numpy", "h5py"),
+}
 
 
 class FaceStackWriter:
@@ -102,9 +94,9 @@ class Coverage:
     @classmethod
     def from_config(cls, track_settings: Mapping) -> "Coverage":
         method_settings = track_settings["method_settings"]
-        return cls(min_fraction=float(method_settings.get("min_face_fraction", 0.0)),
-                   min_faces=max(1, int(method_settings.get("min_faces", 1))),
-                   max_gap_s=float(track_settings.get("max_gap_s", 0.5)))
+        return cls(min_fraction=float(method_settings["min_face_fraction"]),
+                   min_faces=int(method_settings["min_faces"]),
+                   max_gap_s=float(track_settings["max_gap_s"]))
 
     def problem(self, n_faces: int, n_unique: int) -> str | None:
         """Why ``n_faces`` faces in ``n_unique`` frames are too few (None: enough)."""
@@ -178,7 +170,7 @@ def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: st
     handle.attrs["track"] = track
     handle.attrs["method"] = method
     handle.attrs["size"] = int(size)
-    handle.attrs["versions"] = json.dumps(library_versions(method), sort_keys=True)
+    handle.attrs["versions"] = library_versions(METHOD_LIBRARIES[method])
     handle.attrs["detection_rate"] = float(result.detection_rate)
     handle.attrs["n_unique_frames"] = n_unique
     handle.attrs["eye_corner_template"] = eye_corner_template(size).astype(np.float32)
