@@ -32,16 +32,17 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .artifacts import STATUS_OK, read_status
-from .constants import CLASS_NAMES, CLASSES, FUSION
+from .constants import CLASS_NAMES, CLASSES, FACE_TRACKS, FUSION
 from .datasets import VIDEO_SUFFIXES, clip_id_from_stem
 from .fusion import clip_weights, fuse_probabilities, fusion_note
+from .layout import AUDIO_FEATURES, TIMELINE, WAV
 
 log = logging.getLogger(__name__)
 
 # The per-clip input each model reads (README "Artifacts"), by the name predict gives its temp file.
 MODEL_INPUT: dict[str, str] = {"vgg_lstm_a": "faces_a", "vgg_lstm_b": "faces_b", "audio_svm": "is10",
                                "audio_lstm": "shortterm", "inception_lstm": "maps"}
-AUDIO_INPUTS: tuple[str, ...] = ("is10", "shortterm", "maps")
+AUDIO_INPUTS: tuple[str, ...] = tuple(AUDIO_FEATURES)
 STEPS: tuple[str, ...] = ("probe", "media", "faces", "audio", "models", "fusion")
 
 STATUS_PARTIAL, STATUS_FAILED, STATUS_UNAVAILABLE = "partial", "failed", "unavailable"
@@ -254,7 +255,7 @@ class Predictor:
         from .media import extract_audio, write_timeline
 
         media = self.config["media"]
-        timeline_path, wav_path = workdir / f"{clip_id}.timeline.json", workdir / f"{clip_id}.wav"
+        timeline_path, wav_path = TIMELINE.in_folder(workdir, clip_id), WAV.in_folder(workdir, clip_id)
         with _timed(timings, "media"):
             # the manifest row as datasets.probe_candidates writes it (fps rounded the same way)
             row = {"duration_s": round(info.duration_s, 4), "fps": round(info.fps, 4), "n_frames": info.n_frames,
@@ -263,7 +264,7 @@ class Predictor:
             n_samples = extract_audio(path, wav_path, int(media["audio_sample_rate"]), has_audio=info.has_audio)
         inputs: dict[str, tuple[Path, str]] = {}
         with _timed(timings, "faces"):
-            for track in ("a", "b"):
+            for track in FACE_TRACKS:
                 if f"faces_{track}" in self.needed_inputs:
                     with _timed(timings, f"faces_{track}"):
                         inputs[f"faces_{track}"] = self._face_track(clip_id, path, timeline_path, workdir, track)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avemotion.constants import FACE_TRACKS
+
 FPS = 25
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 # --quick: one scene per family of the real-photo set
@@ -158,7 +160,7 @@ def scene_set(names: list[str] | None, result_queue) -> None:
         scenes = face_scenes.build_scenes(Path(tmp) / "clips", names)
         measurements = []
         lines = []
-        for track in ("a", "b"):
+        for track in FACE_TRACKS:
             analyzer = config_analyzer(track)
             start = time.perf_counter()
             done = [face_scenes.measure(scene, analyzer, tmp) for scene in scenes]
@@ -216,7 +218,7 @@ def main() -> None:
             n_frames = make_clip(clip, seconds, args.width, args.height)
             results = {}
             # long clip: the stage runs of both tracks alternate with bare loops of the same calls
-            paired = ("a", "b") if name == "long" else ()
+            paired = FACE_TRACKS if name == "long" else ()
             for task in ("decode", "a", "a/4", "b"):
                 if task in paired:
                     runs = {task: [], f"bare-{task}": []}

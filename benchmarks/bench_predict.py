@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from avemotion.config import load_config
-from avemotion.constants import CLASSES, MODELS
+from avemotion.constants import CLASSES, FACE_TRACKS, MODELS
 
 STEP_ROWS = ("probe", "media", "faces", "faces_a", "faces_b", "audio", "models",
              *(f"model_{m}" for m in MODELS), "fusion")
@@ -53,24 +53,23 @@ def stand_in_results(root: Path, config: dict) -> Path:
                               sequence_iterations=1)
     models["audio_lstm"].update(iterations=1)
     models["inception_lstm"].update(map_iterations=1, sequence_iterations=1)
-    files = synthetic.write_corpus(root / "features", per_class={"train": 1, "val": 1},
+    corpus = synthetic.write_corpus(root / "features", per_class={"train": 1, "val": 1},
                                    face_size=int(config["faces"]["size"]), n_timeline=128)
-    results, manifest = root / "results", files["manifest"][0]
+    results, manifest = root / "results", corpus.manifest
 
-    def outputs(name: str) -> ModelOutputs:
+    def outputs(name: str, model_file: str = "checkpoint.pt") -> ModelOutputs:
         folder = results / "models" / name
-        return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
-                               results / "predictions" / f"{name}.tsv", None)
+        return ModelOutputs.of(folder / model_file, folder / "train_log.csv", folder / "curve.png",
+                               results / "predictions" / f"{name}.tsv", results / "metrics" / f"{name}.json")
 
-    for track in ("a", "b"):
-        train_vgg_lstm(manifest, files["faces"], outputs(f"vgg_lstm_{track}"), models["vgg_lstm"],
+    for track in FACE_TRACKS:
+        train_vgg_lstm(manifest, corpus.faces, outputs(f"vgg_lstm_{track}"), models["vgg_lstm"],
                        models["training"], name=f"vgg_lstm_{track}")
-    train_audio_lstm(manifest, files["shortterm"], outputs("audio_lstm"), models["audio_lstm"], models["training"])
-    train_inception_lstm(manifest, files["maps"], outputs("inception_lstm"), models["inception_lstm"],
+    train_audio_lstm(manifest, corpus.shortterm, outputs("audio_lstm"), models["audio_lstm"], models["training"])
+    train_inception_lstm(manifest, corpus.maps, outputs("inception_lstm"), models["inception_lstm"],
                          models["training"])
-    svm = results / "models" / "audio_svm"
-    train_audio_svm(manifest, files["is10"], svm / "model.joblib", svm / "train_log.csv", svm / "curve.png",
-                    results / "predictions" / "audio_svm.tsv", None, models["audio_svm"], models["training"])
+    train_audio_svm(manifest, corpus.is10, outputs("audio_svm", "model.joblib"), models["audio_svm"],
+                    models["training"])
     (results / "fusion").mkdir(parents=True)
     (results / "fusion" / "weights.json").write_text(json.dumps(
         {"models": list(MODELS), "weights": {m: 1 / len(MODELS) for m in MODELS}, "refit": False}))

@@ -15,7 +15,7 @@ import yaml
 from snakemake.utils import validate
 
 from avemotion.artifacts import read_tsv
-from avemotion.constants import VGG_INPUT_SIZE
+from avemotion.constants import FACE_TRACKS, VGG_INPUT_SIZE
 from avemotion.config import DEFAULT_CONFIG, SCHEMA, track_settings
 from avemotion.faces import (
     Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_shard, extract_face_track,
@@ -140,7 +140,7 @@ def transformed_clips(tmp_path_factory):
     return clips
 
 
-@pytest.mark.parametrize("track", ["a", "b"])
+@pytest.mark.parametrize("track", FACE_TRACKS)
 @pytest.mark.parametrize("photo", sorted(PHOTOS))
 def test_aligned_crops_of_transformed_copies_coincide(track, photo, analyzers, transformed_clips, tmp_path):
     analyzer = analyzers[track]
@@ -210,7 +210,7 @@ def test_hdf5_layout_and_timeline_marks_frames_without_face(analyzers, tmp_path)
     assert attrs["detection_rate"] == pytest.approx(5 / 8)
 
 
-@pytest.mark.parametrize("track", ["a", "b"])
+@pytest.mark.parametrize("track", FACE_TRACKS)
 def test_a_shard_writes_each_clip_as_extracting_it_alone_would(track, tmp_path):
     """One extractor serves a whole shard: a clip's stack must not depend on the clips before it; a clip
     whose extraction raises (its timeline is missing) is quarantined and the shard goes on."""
@@ -258,7 +258,7 @@ def test_undecodable_clip_is_quarantined_not_a_crash(analyzers, tmp_path):
     assert result.status == "quarantined" and "broken" in result.reason and "decoded" in result.reason
 
 
-@pytest.mark.parametrize("track", ["a", "b"])
+@pytest.mark.parametrize("track", FACE_TRACKS)
 def test_several_faces_keep_the_subject(track, analyzers, tmp_path):
     """Grace Hopper is the subject (largest, in every frame); a smaller astronaut stands beside her, and in
     one frame a larger one passes by: the subject stays Grace Hopper."""
@@ -339,7 +339,7 @@ def test_prefetch_passes_reader_errors_and_keeps_order():
 def test_demo_run_faces(demo_run):
     """Demo corpus: both tracks' stacks, indices, montages; detection rate >= 95 % of frames."""
     faces = demo_run.results / "faces"
-    for track in ("a", "b"):
+    for track in FACE_TRACKS:
         rows = read_tsv(faces / track / "index.tsv")
         shards = demo_run.config["shards"]
         assert rows and all(FACE_STACK.path(r["clip_id"], shards, demo_run.workdir, track=track).is_file() for r in rows)

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 from avemotion.config import DEFAULT_CONFIG, load_config, track_settings
+from avemotion.constants import FACE_TRACKS
 from avemotion.faces import make_analyzer as make_face_analyzer
 from face_scenes import SCENE_NAMES, build_scenes, measure, scene_family, shared_landmarkers
 
-TRACKS = ("a", "b")
+TRACKS = FACE_TRACKS
 MAX_ALIGNMENT_ERROR_PX = 4.0  # at 224 px (issue 13)
 # not issue: the least share of frames with the subject in view where the subject's face must be
 # aligned. Frontal, unoccluded faces of 48 px and up, rolled up to 30 degrees or beside a distractor:

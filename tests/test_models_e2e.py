@@ -11,6 +11,7 @@ import pytest
 from avemotion.artifacts import read_manifest, read_predictions
 from avemotion.constants import CLASSES, MODELS, N_CLASSES
 from avemotion.demo import FACE_GROUP
+from dag_plan import planned_jobs
 
 pytestmark = pytest.mark.slow
 CHANCE = 1.0 / N_CLASSES
@@ -59,4 +60,5 @@ def test_predictions_cover_every_val_and_test_clip(demo_run, model):
 def test_refit_rules_run_only_on_request(demo_run):
     assert not (demo_run.results / "predictions_refit").exists()
     dry = demo_run.snakemake("-n", "results/predictions_refit/audio_svm.tsv")
-    assert "audio_svm_refit" in dry.stdout
+    refit_jobs = [job for job in planned_jobs(dry.stdout) if job.wildcards.get("fit") == "_refit"]
+    assert [job.rule for job in refit_jobs] == ["audio_svm"], dry.stdout

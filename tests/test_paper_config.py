@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from snakemake.utils import update_config
+from snakemake.utils import update_config, validate
 
 from avemotion import constants
 from avemotion.config import (
     DEFAULT_CONFIG,
+    SCHEMA,
     PretrainingFileError,
     check_pretraining_files,
     config_value,
@@ -23,7 +25,7 @@ from avemotion.config import (
     paper_deviations,
 )
 from avemotion.artifacts import read_tsv
-from avemotion.constants import MODELS, PAPER_CONFIG
+from avemotion.constants import FACE_TRACKS, MODELS, PAPER_CONFIG
 from avemotion.shards import clips_by_shard
 from conftest import REPO, run_snakemake
 from dag_plan import planned_jobs, rule_counts
@@ -32,10 +34,12 @@ PAPER_YAML = REPO / "configs" / "paper.yaml"
 
 
 def merged_as_snakemake_does(*paths: Path) -> dict:
-    """config.yaml, then each --configfile, merged by Snakemake's own `update_config`."""
+    """config.yaml, then each --configfile, merged by Snakemake's own `update_config`, then validated
+    with the schema's defaults filled in (rules/common.smk)."""
     config: dict = {}
     for path in (DEFAULT_CONFIG, *paths):
         update_config(config, yaml.safe_load(path.read_text()))
+    validate(config, schema=str(SCHEMA))
     return config
 
 
@@ -206,17 +210,20 @@ def test_paper_dry_run_plans_the_papers_dag(tmp_path):
 
     configfile = paper_run_config(tmp_path, with_files=True)
     result = run_snakemake(tmp_path / "run", "-n", "--cores", "1", configfile=configfile, timeout=300)
-    counts = rule_counts(planned_jobs(result.stdout + "\n" + result.stderr))
+    jobs = planned_jobs(result.stdout + "\n" + result.stderr)
+    counts = rule_counts(jobs)
     clip_ids = [row["clip_id"] for row in read_tsv(tmp_path / "run" / "results" / "manifest.tsv")]
     n_shards = len(clips_by_shard(clip_ids, yaml.safe_load(configfile.read_text())["shards"]))
     # both face tracks and the audio features of every shard (the stand-in media is done)
     assert counts["faces"] == 2 * n_shards and counts["audio_features"] == n_shards, counts
-    # the five models and, paper 3.2, their train+val refit twins (one rule over the two face tracks)
+    # the five models and, paper 3.2, their train+val refit twins: one rule per model over {fit}
+    # (and the VGG-LSTM's over the two face tracks)
+    fits = Counter((job.rule, job.wildcards.get("fit")) for job in jobs)
     for rule in {model.removesuffix("_a").removesuffix("_b") for model in MODELS}:
         expected = 2 if rule == "vgg_lstm" else 1
-        assert counts[rule] == expected and counts[f"{rule}_refit"] == expected, counts
+        assert fits[rule, ""] == expected and fits[rule, "_refit"] == expected, fits
     assert counts["fusion"] == 1 and counts["report"] == 1
     config = yaml.safe_load(configfile.read_text())
     # the faces rule's params are track_settings(config["faces"], track): 224-px faces on both tracks
-    assert [track_settings(config["faces"], track)["size"] for track in "ab"] == [224, 224]
+    assert [track_settings(config["faces"], track)["size"] for track in FACE_TRACKS] == [224, 224]
     assert track_settings(config["faces"], "a")["method_settings"]["method"] == "dlib"
