@@ -26,7 +26,7 @@ rule all:
         get_final_output(),
 
 
-# On a cluster these run where Snakemake runs (README "Running on a SLURM cluster"): each reads the
+# On a cluster these run where Snakemake runs (docs/cluster.md): each reads the
 # per-clip files or predictions and writes one table or figure, in seconds.
 localrules:
     all,

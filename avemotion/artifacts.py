@@ -1,4 +1,4 @@
-"""Readers and writers for the artifacts that stages hand to each other (README, "Artifacts").
+"""Readers and writers for the artifacts that stages hand to each other (docs/artifacts.md).
 
 Per-clip HDF5 artifacts carry a ``status`` attribute: ``"ok"``, or ``"quarantined"`` together with a
 ``reason``. A stage that cannot process a clip still writes its artifact (so the workflow goes on),

@@ -103,7 +103,7 @@ def pretraining_file_problems(vgg_config: dict) -> list[str]:
     prefix = "models.vgg_lstm"
     required = bool(vgg_config["require_pretraining"])
     problems = []
-    for key, what in (("vgg_face_weights", "a VGG-Face weights file (paper 2.1 [21]; README 'Models')"),
+    for key, what in (("vgg_face_weights", "a VGG-Face weights file (paper 2.1 [21]; docs/models.md)"),
                       ("fer2013_csv", "fer2013.csv (paper 2.1 step (a) [22])")):
         path = str(vgg_config[key])
         if not path:
@@ -142,7 +142,7 @@ def _unreadable(path: Path, key: str) -> str:
 
 
 def check_pretraining_files(config: dict) -> None:
-    """Stop before any job runs when the VGG-Face file or FER-2013 CSV cannot be used (issue 11)."""
+    """Stop before any job runs when the VGG-Face file or FER-2013 CSV cannot be used."""
     problems = pretraining_file_problems(config["models"]["vgg_lstm"])
     if problems:
         raise PretrainingFileError("cannot start the VGG-LSTM training as configured:\n  - " + "\n  - ".join(problems))

@@ -1,7 +1,7 @@
 """Every number taken from the paper, in one place, each with the section it comes from.
 
-Paper: "Audio-video emotion recognition hybrid network", EmotiW 2017 audio-video sub-challenge
-(README "The paper"). Values not in the paper are marked "not paper". `PAPER_CONFIG` at the end maps
+Paper: "Audio-video emotion recognition hybrid network", EmotiW 2017 audio-video sub-challenge.
+Values not in the paper are marked "not paper". `PAPER_CONFIG` at the end maps
 every paper value onto the config key that sets it (configs/paper.yaml is checked against it, and
 the report lists where a run's config differs).
 """
@@ -107,7 +107,7 @@ PAPER_TEST_ACCURACY_FUSION: float = 51.15
 PAPER_TEST_UAR_FUSION: float = 41.21
 CHALLENGE_BASELINE_VAL_ACCURACY: float = 38.81
 
-# Model names, as used in rules, artifact paths and config (see README "Artifacts").
+# Model names, as used in rules, artifact paths and config (see docs/artifacts.md).
 FACE_TRACKS: tuple[str, ...] = ("a", "b")
 MODELS: tuple[str, ...] = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
 FUSION: str = "fusion"
@@ -226,7 +226,7 @@ PAPER_CONFIG: dict[str, tuple[object, str]] = {
     "fusion.models": (list(MODELS), "3.2 / Fig. 1: the five models"),
     "fusion.refit": (True, "3.2: test predictions from models retrained on train+val"),
 }
-# --- models stage (issue 5) ---
+# Models stage.
 # Section 2.1: VGG-16 [20] layer configuration ("D"): numbers are conv widths, "M" a 2x2 max-pool.
 VGG16_CFG: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
@@ -250,7 +250,7 @@ BN_INCEPTION_MODULES: tuple[tuple[str, tuple[int, int, int, int, int, str, int, 
     ("5b", (352, 192, 320, 192, 224, "max", 128, 1)),
 )
 BN_INCEPTION_STEM: tuple[int, int, int] = (64, 64, 192)  # conv1, conv2 reduce, conv2 [24]
-# --- VGG-Face files (issue 11): the input mean each release of VGG-Face [21] was trained with, 0..255.
+# VGG-Face files: the input mean each release of VGG-Face [21] was trained with, 0..255.
 # [21] VGG-Face release, RGB: MatConvNet vgg_face.mat meta.normalization.averageImage as float32, the
 # `meta.mean` of pytorch-mcn's vgg_face_dag; the Caffe release uses it too (in BGR order).
 VGG_FACE_RGB_MEAN: tuple[float, float, float] = (129.186279296875, 104.76238250732422, 93.59396362304688)

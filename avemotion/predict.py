@@ -1,4 +1,4 @@
-"""Predict the emotion of new clips with the trained hybrid network (`avemotion predict`, issue 8).
+"""Predict the emotion of new clips with the trained hybrid network (`avemotion predict`).
 
 Every clip goes through the pipeline's own code, into a temporary folder: the probe
 (`media.probe_clip`), the 60-fps timeline and 16 kHz wav (`media.write_timeline`, `extract_audio`,
@@ -39,7 +39,7 @@ from .layout import AUDIO_FEATURES, TIMELINE, WAV
 
 log = logging.getLogger(__name__)
 
-# The per-clip input each model reads (README "Artifacts"), by the name predict gives its temp file.
+# The per-clip input each model reads (docs/artifacts.md), by the name predict gives its temp file.
 MODEL_INPUT: dict[str, str] = {"vgg_lstm_a": "faces_a", "vgg_lstm_b": "faces_b", "audio_svm": "is10",
                                "audio_lstm": "shortterm", "inception_lstm": "maps"}
 AUDIO_INPUTS: tuple[str, ...] = tuple(AUDIO_FEATURES)

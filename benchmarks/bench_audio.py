@@ -1,4 +1,4 @@
-"""Audio stage speed (issue 4): real-time factors per feature and for the stage, and the stage's
+"""Audio stage speed: real-time factors per feature and for the stage, and the stage's
 throughput divided by that of the bare library calls on the same audio (target >= 0.9).
 
 Run: PYTHONPATH=. python benchmarks/bench_audio.py [--clips 12] [--repeats 3]

@@ -1,4 +1,4 @@
-"""Per-clip overhead (issue 14): where the per-clip stages' job time goes, stage by stage.
+"""Per-clip overhead: where the per-clip stages' job time goes, stage by stage.
 
 Runs the per-clip stages (`media`, `faces` for tracks a and b, `audio_features`) through Snakemake
 with `--cores 1` on the tiny demo corpus (56 clips) in `config shards` jobs per stage, and reads

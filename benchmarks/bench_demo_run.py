@@ -1,4 +1,4 @@
-"""The demo from a clean results/ (issue 14: <= 6 minutes on 2 cores, fused val accuracy >= 0.9).
+"""The demo from a clean results/ (target: <= 6 minutes on 2 cores, fused val accuracy >= 0.9).
 
 Runs `snakemake --cores 2` with the workflow's config.yaml in a fresh directory (or, with --workdir,
 reads a run that already finished there, with its `wall_s` file or --wall-s) and prints the wall

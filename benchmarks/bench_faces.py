@@ -1,6 +1,6 @@
-"""Face stage speed and memory (issue 3): face-stage time / pure decode time of the same clips, frames
+"""Face stage speed and memory: face-stage time / pure decode time of the same clips, frames
 per second, and peak RSS for a short and a long clip; the stage's throughput against a bare loop of
-the same library calls; and (issue 13) detection rate and alignment spread per track on the
+the same library calls; and the detection rate and alignment spread per track on the
 real-photo scene set of tests/face_scenes.py.
 
 Clips are generated here from a real photo (skimage's astronaut, rotating, scaling and drifting on a

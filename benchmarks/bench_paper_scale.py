@@ -1,5 +1,5 @@
 """Training speed of each deep model at the paper's sizes, and the hours the paper's schedule would take
-on this machine (issue 11 item 6).
+on this machine.
 
     PYTHONPATH=. python benchmarks/bench_paper_scale.py [--steps N] [--warmup 1] [--device auto]
                                                         [--only MODEL] [--json OUT] [--quick]

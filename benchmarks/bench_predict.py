@@ -1,4 +1,4 @@
-"""Latency of `avemotion predict` per clip on CPU (issue 8), broken down by step: probe, media
+"""Latency of `avemotion predict` per clip on CPU, broken down by step: probe, media
 (timeline + 16 kHz wav), faces (track a, track b), audio features, each of the five models, fusion.
 Baseline measured in the same run: decoding every frame of the same clip with PyAV (ratios are
 step time / decode time), and the clip's own duration (real-time factor).

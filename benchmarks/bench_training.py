@@ -1,5 +1,5 @@
 """Training throughput through the real data path (per-clip HDF5 files, Dataset, DataLoader) divided
-by the same model on in-memory tensors, for each deep model (issue 5 item 6; target >= 0.9).
+by the same model on in-memory tensors, for each deep model (target >= 0.9).
 
     PYTHONPATH=. python benchmarks/bench_training.py [--steps 30] [--workers 0] [--device auto]
 
@@ -18,8 +18,10 @@ import yaml
 from torch import nn
 
 from avemotion.models import data, synthetic
+from avemotion.models.clips import load_clips
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
+from avemotion.models.sampling import feature_statistics
 from avemotion.models.training import Solver, Stage, TrainSettings, autocast, forward, make_loader, select_device, to_device
 from avemotion.models.vgg import VGG16, VGGLSTM
 
@@ -79,21 +81,21 @@ def main() -> None:
     settings = TrainSettings(seed=0, device=args.device, num_workers=args.workers, checkpoint_every=10**9)
     vgg, inception, audio = config["vgg_lstm"], config["inception_lstm"], config["audio_lstm"]
     with tempfile.TemporaryDirectory() as folder:
-        files = synthetic.write_corpus(folder, per_class={"train": 4}, face_size=64 if not args.paper else 224,
+        corpus = synthetic.write_corpus(folder, per_class={"train": 4}, face_size=64 if not args.paper else 224,
                                        n_timeline=150)
-        clips = data.load_clips(files["manifest"][0], data.files_by_clip(files["faces"]), "faces")
+        clips = load_clips(corpus.manifest, corpus.faces, "faces")
         print(f"device {device}, {args.workers} loader workers, {args.steps} steps each")
         compare("vgg frames", lambda: VGG16(vgg["input_size"], vgg["width_multiplier"]), data.FaceFrames(clips),
                 vgg["frame_batch_size"], args.steps, settings, device)
         compare("vgg_lstm", lambda: VGGLSTM(VGG16(vgg["input_size"], vgg["width_multiplier"]), vgg["lstm_hidden"]),
                 data.FaceSequences(clips, vgg["sequence_length"], vgg["frame_gap"]), vgg["sequence_batch_size"],
                 args.steps, settings, device)
-        audio_clips = data.load_clips(files["manifest"][0], data.files_by_clip(files["shortterm"]), "shortterm")
-        mean, std = data.feature_statistics([data.read_audio_array(c.path, "features") for c in audio_clips])
+        audio_clips = load_clips(corpus.manifest, corpus.shortterm, "shortterm")
+        mean, std = feature_statistics([data.read_audio_array(c.path) for c in audio_clips])
         compare("audio_lstm", lambda: AudioLSTM(34, audio["hidden"]),
                 data.AudioSequences(audio_clips, mean, std, audio["min_sequence_length"]), audio["batch_size"],
                 args.steps, settings, device, collate=data.collate_padded)
-        map_clips = data.load_clips(files["manifest"][0], data.files_by_clip(files["maps"]), "maps")
+        map_clips = load_clips(corpus.manifest, corpus.maps, "maps")
         scale = (0.0, 1.0)
         compare("inception maps", lambda: BNInception(inception["width_multiplier"]), data.AudioMaps(map_clips, scale),
                 inception["batch_size"], args.steps, settings, device)

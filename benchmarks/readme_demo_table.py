@@ -1,4 +1,4 @@
-"""The README's demo table (issue 15 item 8), printed from a finished run's results/, so that the
+"""The README's demo table, printed from a finished run's results/, so that the
 README shows what a run of the committed code produces.
 
     python benchmarks/readme_demo_table.py [--results results] [--check README.md]

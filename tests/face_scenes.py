@@ -1,4 +1,4 @@
-"""Real-photo scenes for the face stage (issue 13): small clips of the two portraits of test_faces
+"""Real-photo scenes for the face stage: small clips of the two portraits of test_faces
 (skimage's astronaut, matplotlib's grace_hopper.jpg) under roll, scale, a yaw proxy, bad light, with
 face-like distractors, and one clip without a human face; each with per-frame ground truth.
 
@@ -31,7 +31,7 @@ import skimage.data
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_faces import PHOTOS, cluttered_background, timeline_for, write_clip  # noqa: E402
 
-CROP_SIZE = 224  # the VGG input size the issue's 4-px target is stated at
+CROP_SIZE = 224  # the VGG input size at which the 4-px alignment bound holds
 FPS = 25
 
 # Eye corners of the upright photos (photo pixels, image order: outer/inner corner of the eye on the
@@ -535,7 +535,7 @@ def measure(scene: Scene, analyzer, tmp: str | Path, size: int = CROP_SIZE) -> M
     the subject's face width of the true eye midpoint; otherwise it is a distractor's when that midpoint
     is inside a distractor box (grown by 10 %), else a stray face. Detection rate = subject faces /
     frames with the subject in view. Alignment error and spread: see :class:`Measurement`; the error
-    to compare with the issue's 4 px is ``errors`` (after removing the landmarker's constant offset).
+    to compare with the 4-px bound is ``errors`` (after removing the landmarker's constant offset).
     """
     import time
 

@@ -1,4 +1,4 @@
-"""Artifacts as a lab shares them (issue 15 item 3): files honour the umask, tables end lines with \\n."""
+"""Artifacts as a lab shares them: files honour the umask, tables end lines with \\n."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""snakemake --directory DIR (README "Running"): results/ under DIR, the workflow's own config.yaml
+"""snakemake --directory DIR (README "Usage"): results/ under DIR, the workflow's own config.yaml
 when DIR has none, DIR's config.yaml when it has one."""
 from __future__ import annotations
 

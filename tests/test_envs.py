@@ -1,4 +1,4 @@
-"""The conda environments of `--sdm conda`, checked statically (issue 15 item 1).
+"""The conda environments of `--sdm conda`, checked statically.
 
 Conda channels cannot be reached from the machines this project is built on, so no environment is
 created here. Instead this test reads every `envs/*.yaml` and every rule file and checks what an

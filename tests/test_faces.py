@@ -403,7 +403,7 @@ def face_check():
 
 @pytest.mark.parametrize("angle", [-10.0, 5.0, 10.0])
 def test_face_check_rejects_the_astronauts_badge_and_keeps_her_face(angle, face_check):
-    """The whole astronaut photo, rolled as in the issue: dlib at -0.3 also boxes the NASA badge on
+    """The whole astronaut photo, rolled by up to 10 degrees: dlib at -0.3 also boxes the NASA badge on
     her suit (as large as her face); only her face passes the check."""
     image = rotated_whole_photo("astronaut", angle)
     eye_mid = np.array(PHOTOS["astronaut"][1])

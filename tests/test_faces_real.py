@@ -1,6 +1,6 @@
-"""Face stage on the real-photo scene set (issue 13, tests/face_scenes.py): both tracks, 224-px crops.
+"""Face stage on the real-photo scene set (tests/face_scenes.py): both tracks, 224-px crops.
 
-The issue's checks, as stated there:
+The checks:
 
 * the subject's eye corners, found again on each aligned crop by the *other* track's landmarker (dlib 68
   on track A's MediaPipe crops, MediaPipe FaceMesh on track B's dlib crops), sit within 4 px of the
@@ -24,7 +24,7 @@ from avemotion.faces import make_analyzer as make_face_analyzer
 from face_scenes import SCENE_NAMES, build_scenes, measure, scene_family, shared_landmarkers
 
 TRACKS = FACE_TRACKS
-MAX_ALIGNMENT_ERROR_PX = 4.0  # at 224 px (issue 13)
+MAX_ALIGNMENT_ERROR_PX = 4.0  # at 224 px
 # not issue: the least share of frames with the subject in view where the subject's face must be
 # aligned. Frontal, unoccluded faces of 48 px and up, rolled up to 30 degrees or beside a distractor:
 # every frame (6-8 per scene). Squeezed to 60-75 % (yaw proxy): 3 in 4. Dark and noisy: 0.85 (7 of 8).
@@ -75,7 +75,7 @@ def alignment_bound(m) -> float:
 
 
 # Measured misses of the bound, kept visible: strict, so a fix that passes them fails the test until
-# this list and the README's "Faces" numbers are updated.
+# this list and the face-stage numbers of docs/benchmarks.md are updated.
 # * dlib on grace_hopper in the dark (brightness 0.35, noise, glasses): crops 3.6-6.2 px, median 4.9;
 # * dlib on grace_hopper at 48 px (about 22 px between her outer eye corners): median 5.2 px.
 KNOWN_MISALIGNED = {("b", "dark_grace_hopper"), ("b", "scale48_grace_hopper")}
@@ -106,7 +106,7 @@ def test_subject_eye_corners_refound_within_4px_of_template(track, name, scenes,
 
 def test_the_bound_is_4px_wherever_the_checker_reads_truth_aligned_crops_within_3px(measured):
     """The noise-floor allowance is the exception: frontal faces of 64 px and up, rolled or beside a
-    distractor, are held to the issue's 4 px on both tracks."""
+    distractor, are held to 4 px on both tracks."""
     strict = [(track, name) for track in TRACKS for name in SUBJECT_SCENES
               if scene_family(name) in ("roll", "distractor") or name.startswith(("scale64", "scale90", "scale160"))]
     loose = [(track, name, round(alignment_bound(measured(track, name)), 1)) for track, name in strict

@@ -1,4 +1,4 @@
-"""Track A's second look (issue 13): when MediaPipe's full-range model finds no face, the short-range
+"""Track A's second look: when MediaPipe's full-range model finds no face, the short-range
 model looks again on a crop around the subject's last box (a turned face) and on the whole frame (a face
 too near for the full-range model); faces are kept only where FaceMesh fits landmarks. Real photos
 (skimage's astronaut, matplotlib's grace_hopper.jpg) placed on the cluttered canvases of test_faces."""

@@ -1,4 +1,4 @@
-"""configs/paper.yaml is the paper (issue 11): every paper value of sections 2.1-2.4 and 3.2 as
+"""configs/paper.yaml is the paper: every paper value of sections 2.1-2.4 and 3.2 as
 avemotion/constants.py states it, nothing labelled "paper" that the paper does not say, every
 constant used, the pretraining files checked before any job, and the DAG it plans."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`avemotion predict` (issue 8): new clips through the pipeline's own media, face and audio code,
+"""`avemotion predict`: new clips through the pipeline's own media, face and audio code,
 the trained models and the fusion weights.
 
 Fast tests: the fusion over the models that see a clip, and that predict and the pipeline's fusion

@@ -1,4 +1,4 @@
-"""The suite fails instead of going green by skipping (issue 15 item 6): no test skips itself (a
+"""The suite fails instead of going green by skipping: no test skips itself (a
 missing rule, file or tool is a failure with a message), and every test runs under a time limit, so
 that a hung Snakemake or SLURM run fails its test instead of stalling the suite."""
 from __future__ import annotations

@@ -24,7 +24,7 @@ def test_demo_run_puts_every_clip_in_manifest_or_quarantine(demo_run):
 
 def test_demo_run_outputs_are_readable_by_the_lab(demo_run):
     """Every file under results/ has the read bits the umask grants, and every table ends lines
-    with \n only (issue 15 item 3)."""
+    with \n only."""
     granted = 0o444 & ~current_umask()
     private = [path for path in demo_run.results.rglob("*")
                if path.is_file() and stat.S_IMODE(path.stat().st_mode) & granted != granted]

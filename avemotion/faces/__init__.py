@@ -1,6 +1,6 @@
 """Face stage (paper section 2.1): faces and landmarks in every frame of the 60-fps timeline, aligned
 by a transform that maps the eye corners of every face to the same positions, stored per clip as an
-HDF5 face stack (README, "Artifacts").
+HDF5 face stack (docs/artifacts.md).
 
 Two face tracks, as the paper trains two VGG-LSTMs on faces from two different methods:
 

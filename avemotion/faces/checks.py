@@ -1,12 +1,12 @@
 """Is a detection a face? Every detection that becomes a clip's subject passes two checks that a
-badge, a poster or a pattern fails (issue 13):
+badge, a poster or a pattern fails:
 
 * landmark geometry: the fitted landmarks put the nose tip and the mouth below the eye line, in
   face-like proportions of the eye distance, and the eye distance fits the detection box;
 * appearance: a second, independent face detector (MediaPipe's short-range BlazeFace, a CNN) sees a
   face centred in a crop around the box.
 
-The thresholds come from measurements on real photos (README "Faces"): on the two portraits under
+The thresholds come from measurements on real photos (docs/faces.md): on the two portraits under
 rolls of up to 25 degrees and two scales, the faces scored 0.87-0.95 and every other dlib box
 (the astronaut's NASA badge, folds of her suit) scored 0.00 except one at 0.64; the demo corpus's
 animated faces score 0.73 and up.

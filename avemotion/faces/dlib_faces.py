@@ -167,7 +167,7 @@ class DlibFaces:
             roll = angle
             points = self._predict(rgb, detection.box, roll)
         # The eye corners that align the face come from the 5-point model on the same upright crop:
-        # on real faces it places them more steadily than the 68-point fit (README "Faces": on a face
+        # on real faces it places them more steadily than the 68-point fit (docs/faces.md: on a face
         # with glasses the 68-point inner corners moved by up to 8 px at 224 between frames).
         # Averaged with the fit on the crop's mirror image: the fit's left/right bias cancels.
         corners = [image_order(self._predict(rgb, detection.box, roll, self._corner_predictor, mirrored)

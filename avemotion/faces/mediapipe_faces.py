@@ -1,7 +1,7 @@
 """Track A: MediaPipe face detection (full range) and FaceMesh with refined landmarks (478 points) on a
 crop around the subject; eye corners are mesh points 33/133 and 362/263.
 
-When the full-range model finds no face, the short-range model looks again (issue 13): first on a square
+When the full-range model finds no face, the short-range model looks again: first on a square
 crop around the subject's last box (``near``), where a turned or dim face fills a good part of its 128-px
 input, then on the whole frame, where a near face (larger than the full-range model's range) is in its
 range. A face found that way is kept only if FaceMesh fits landmarks on it: on frames without a face the

@@ -1,4 +1,4 @@
-"""The HDF5 face stack of one clip and track (README, "Artifacts"): aligned faces once per unique
+"""The HDF5 face stack of one clip and track (docs/artifacts.md): aligned faces once per unique
 source frame, the 60-fps timeline of face rows, landmarks, eye corners, scores, status."""
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class FaceStackWriter:
 
 @dataclass(frozen=True)
 class Coverage:
-    """How much face a clip needs on a track, and which gaps are long (issue 13): a clip with faces
+    """How much face a clip needs on a track, and which gaps are long: a clip with faces
     in fewer than ``min_fraction`` of its unique frames, or fewer than ``min_faces`` faces, is
     quarantined for that track; gaps without a face longer than ``max_gap_s`` are listed in the stack."""
 
