@@ -217,14 +217,6 @@ def extract_audio(clip: str | os.PathLike, wav_path: str | os.PathLike,
             return handle.getnframes()
 
 
-def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Read a mono PCM16 wav as float32 in [-1, 1] and its sample rate."""
-    with wave.open(str(path), "rb") as handle:
-        rate, n = handle.getframerate(), handle.getnframes()
-        samples = np.frombuffer(handle.readframes(n), dtype="<i2").astype(np.float32) / 32768.0
-    return samples, rate
-
-
 def write_media_shard(clip_rows: Mapping[str, Mapping[str, str]], out_dir: str | os.PathLike,
                       settings: Mapping[str, object], table_path: str | os.PathLike) -> dict[str, str]:
     """Rule ``media``: each clip's 60-fps timeline map and 16 kHz mono audio in one shard's folder

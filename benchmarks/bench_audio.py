@@ -26,6 +26,7 @@ from scipy.signal import resample_poly
 
 from avemotion import audio
 from avemotion.audio import AudioChecks, MapSettings, ShortTermSettings
+from avemotion.config import load_config
 
 FS = 16000
 SENTENCES = (
@@ -76,7 +77,9 @@ def run_bare(paths: list[Path]) -> dict[str, float]:
 
 
 def run_stage(paths: list[Path], out: Path) -> dict[str, float]:
-    checks, shortterm, maps = AudioChecks(), ShortTermSettings(), MapSettings()
+    settings = load_config()["audio"]
+    checks = AudioChecks.from_config(settings["checks"])
+    shortterm, maps = ShortTermSettings.from_config(settings["shortterm"]), MapSettings.from_config(settings["maps"])
     seconds = {"is10": 0.0, "shortterm": 0.0, "maps": 0.0}
     for path in paths:
         clip = path.stem

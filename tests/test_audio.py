@@ -1,6 +1,7 @@
 """Audio stage (paper 2.2-2.4): real openSMILE and pyAudioAnalysis on real synthetic speech (espeak-ng)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import subprocess
@@ -26,12 +27,15 @@ from avemotion.audio import (
     tile_audio_map,
     tileable_map_width,
 )
+from avemotion.config import load_config
 from avemotion.constants import AUDIO_SAMPLE_RATE, IS10_DIM, N_SHORT_TERM_FEATURES
 from avemotion.layout import AUDIO_FEATURES, IS10
 from avemotion.shards import clips_by_shard
 
 ESPEAK = "/usr/bin/espeak-ng"
 FS = AUDIO_SAMPLE_RATE
+# config.yaml's checks (silence, clipping and length limits are not paper values: config.yaml holds them)
+CHECKS = AudioChecks.from_config(load_config()["audio"]["checks"])
 SENTENCE = ("I cannot believe you did that again. Honestly, I am so angry right now, "
             "and I do not know what to say to you anymore.")
 PAPER_LENGTHS_MS = (90, 500, 1000, 1234, 1550, 4000)  # 1234: not a multiple of 50, floored
@@ -63,9 +67,10 @@ def read_h5(path: Path) -> tuple[dict[str, np.ndarray], dict[str, object]]:
         return {key: handle[key][()] for key in handle}, dict(handle.attrs)
 
 
-def run_stage(directory: Path, clip: str, samples: np.ndarray, checks: AudioChecks = AudioChecks(),
+def run_stage(directory: Path, clip: str, samples: np.ndarray, checks: AudioChecks | None = None,
               rate: int = FS) -> dict[str, tuple[dict, dict]]:
     """Run the three per-clip steps like the rules do; return {feature: (datasets, attrs)}."""
+    checks = checks or CHECKS
     wav = write_wav(directory, clip, samples, rate)
     paths = {feature: directory / feature / f"{clip}.h5" for feature in audio.FEATURES}
     audio.write_is10_artifact(wav, paths["is10"], clip, checks)
@@ -110,7 +115,7 @@ def test_frame_count_and_shapes_follow_the_paper(tmp_path, speech, length_ms):
 
 
 def test_short_clip_without_a_window_is_quarantined_even_without_duration_check(tmp_path, speech):
-    checks = AudioChecks(min_duration_s=0.0)
+    checks = dataclasses.replace(CHECKS, min_duration_s=0.0)
     wav = write_wav(tmp_path, "c90", speech[:1440])
     audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "c90", checks, ShortTermSettings())
     data, attrs = read_h5(tmp_path / "s.h5")
@@ -130,7 +135,7 @@ def test_short_term_features_identical_to_direct_pyaudioanalysis_call(tmp_path, 
     ours, names = audio.extract_short_term_features(audio.read_clip_audio(wav, "speech"), ShortTermSettings())
     assert np.array_equal(ours, direct.T) and names == list(direct_names)
 
-    audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "speech", AudioChecks(), ShortTermSettings())
+    audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "speech", CHECKS, ShortTermSettings())
     data, attrs = read_h5(tmp_path / "s.h5")
     assert attrs["status"] == "ok"
     assert np.array_equal(data["features"], direct.T.astype(np.float32))
@@ -142,7 +147,7 @@ def test_is10_gives_exactly_1582_finite_functionals(tmp_path, speech):
     import opensmile
 
     wav = write_wav(tmp_path, "speech", speech[: 2 * FS])
-    audio.write_is10_artifact(wav, tmp_path / "i.h5", "speech", AudioChecks())
+    audio.write_is10_artifact(wav, tmp_path / "i.h5", "speech", CHECKS)
     data, attrs = read_h5(tmp_path / "i.h5")
     assert attrs["status"] == "ok" and attrs["reason"] == ""
     assert data["features"].shape == (1582,) and data["features"].dtype == np.float32
@@ -300,7 +305,7 @@ def test_nan_from_opensmile_is_quarantined(tmp_path, speech):
     """openSMILE fills a segment too short for IS10 with NaN; without the duration check it reaches
     the finiteness guard."""
     wav = write_wav(tmp_path, "tiny1", speech[:160])
-    audio.write_is10_artifact(wav, tmp_path / "i.h5", "tiny1", AudioChecks(min_duration_s=0.0))
+    audio.write_is10_artifact(wav, tmp_path / "i.h5", "tiny1", dataclasses.replace(CHECKS, min_duration_s=0.0))
     data, attrs = read_h5(tmp_path / "i.h5")
     assert attrs["status"] == "quarantined" and data["features"].shape == (0,)
     assert re.search(r"clip tiny1: openSMILE IS10 returned \d+ non-finite values", attrs["reason"])
@@ -390,7 +395,7 @@ def test_editing_an_audio_setting_reruns_only_audio_jobs(demo_run, tmp_path):
 def test_maps_guard_non_finite_sequence(tmp_path, speech):
     """A short-term file marked ok but holding inf (e.g. written by an older version) gives no maps."""
     wav = write_wav(tmp_path, "odd1", speech[:FS])
-    audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "odd1", AudioChecks(), ShortTermSettings())
+    audio.write_shortterm_artifact(wav, tmp_path / "s.h5", "odd1", CHECKS, ShortTermSettings())
     with h5py.File(tmp_path / "s.h5", "r+") as handle:
         handle["features"][3, 5] = np.inf
     audio.write_maps_artifact(tmp_path / "s.h5", tmp_path / "m.h5", "odd1", MapSettings())

@@ -1,6 +1,6 @@
-"""Dataset adapters and the manifest (issue 12): name rules on touched files, and the adapters on
-small fixtures in each dataset's real layout and containers (avemotion/dataset_fixtures.py), built
-once per module."""
+"""Dataset adapters and the manifest: name rules on touched files, and the adapters on small
+fixtures in each dataset's real layout and containers (tests/dataset_fixtures.py), built once per
+module."""
 from __future__ import annotations
 
 import shutil
@@ -15,15 +15,14 @@ from snakemake.utils import update_config, validate
 
 from avemotion.artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, read_tsv
 from avemotion.config import DEFAULT_CONFIG, SCHEMA
-from avemotion.dataset_fixtures import (
-    AFEW_FOLDERS, write_afew_fixture, write_cremad_fixture, write_ravdess_fixture,
-)
 from avemotion.datasets import (
     actor_split, afew_candidates, build_manifest, clip_id_from_stem, cremad_candidates, dataset_candidates,
     list_candidates, list_dataset_inputs, normalize_label, ravdess_candidates, read_split_file,
 )
-from avemotion.media import audio_source, extract_audio, probe_clip, read_wav
+from avemotion.audio import read_clip_audio, samples_as_float
+from avemotion.media import audio_source, extract_audio, probe_clip
 from conftest import REPO, run_snakemake
+from dataset_fixtures import AFEW_FOLDERS, write_afew_fixture, write_cremad_fixture, write_ravdess_fixture
 from media_factory import make_clip, truncate
 
 PROBE = {"require_audio": True, "min_audio_s": 0.1}
@@ -55,9 +54,6 @@ def assert_every_file_once(root: Path, rows: list[dict], quarantined: list[dict]
     assert sorted(listed) == media
 
 
-# --- fixtures (once per module) -------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def afew(tmp_path_factory):
     return write_afew_fixture(tmp_path_factory.mktemp("afew"), seed=1, train=3, val=2, test=3, duration_s=SHORT)
@@ -75,9 +71,6 @@ def cremad(tmp_path_factory):
                                 duration_s=SHORT)
 
 
-# --- names and labels -----------------------------------------------------------------------------
-
-
 def test_labels_map_onto_the_paper_classes():
     assert normalize_label("Angry") == "AN" and normalize_label("surprised") == "SU"
     assert normalize_label("HAP") == "HA" and normalize_label(" sad ") == "SA"
@@ -88,9 +81,6 @@ def test_clip_ids_are_safe_wildcards():
     assert clip_id_from_stem("000046280") == "000046280"
     assert clip_id_from_stem("my clip (1)") == "my_clip__1_"
     assert clip_id_from_stem("_x") == "clip__x"
-
-
-# --- AFEW -----------------------------------------------------------------------------------------
 
 
 def test_afew_layout(tmp_path):
@@ -173,9 +163,6 @@ def test_afew_labelled_test_list_still_works(afew, tmp_path):
     assert not any("duplicate" in r.reason for r in rejections)
 
 
-# --- RAVDESS --------------------------------------------------------------------------------------
-
-
 def test_ravdess_naming_calm_and_actor_split(tmp_path):
     for actor in range(1, 11):
         for emotion in ("01", "02", "05", "08"):
@@ -254,13 +241,11 @@ def test_media_stage_takes_audio_from_the_paired_file(ravdess, tmp_path):
     assert audio_source(paired) == paired["audio_path"]
     assert audio_source({"path": "x.mp4", "audio_path": ""}) == "x.mp4"
     n = extract_audio(audio_source(paired), tmp_path / "paired.wav", 16000, has_audio=True)
-    samples, rate = read_wav(tmp_path / "paired.wav")
+    audio = read_clip_audio(tmp_path / "paired.wav", "paired")
+    samples, rate = samples_as_float(audio.samples), audio.sample_rate
     with wave.open(paired["audio_path"]) as source:
         seconds = source.getnframes() / source.getframerate()
     assert rate == 16000 and n == pytest.approx(seconds * 16000, abs=2) and np.abs(samples).max() > 0.05
-
-
-# --- CREMA-D --------------------------------------------------------------------------------------
 
 
 def test_cremad_naming(tmp_path):
@@ -299,9 +284,6 @@ def test_cremad_flv_and_wav_pairs(cremad, tmp_path):
                and Path(r["path"]).parent.name == "VideoFlash" and r["has_audio"] == "true" for r in rows)
     assert sorted(q["reason"].split(" (")[0] for q in quarantined) == [
         "CREMA-D audio without its video", "CREMA-D video without its audio"]
-
-
-# --- splits ---------------------------------------------------------------------------------------
 
 
 def test_actor_split_is_stable_when_actors_are_added(ravdess, tmp_path):
@@ -362,7 +344,7 @@ def test_dataset_keys_in_the_schema_and_on_the_command_line():
         update_config(config, parse_config(list(entries)))
         return config
 
-    # README "Datasets": the one-line commands
+    # docs/datasets.md: the one-line commands
     config = overridden("dataset={kind: afew, path: /data/AFEW}", "faces={track_b: {dataset_faces_dir: /data/AFEW/Faces}}")
     validate(config, schema=str(SCHEMA))
     assert config["dataset"]["kind"] == "afew" and config["dataset"]["ravdess_vocal_channels"] == ["speech", "song"]
@@ -374,9 +356,6 @@ def test_dataset_keys_in_the_schema_and_on_the_command_line():
         validate(overridden("dataset={kind: cremad, path: /data/CREMA-D, split_seed: 3}"), schema=str(SCHEMA))
     with pytest.raises(Exception, match="opera"):
         validate(overridden("dataset={kind: ravdess, path: /x, ravdess_vocal_channels: [opera]}"), schema=str(SCHEMA))
-
-
-# --- lists and probing ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t"])

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from avemotion.constants import AUDIO_SAMPLE_RATE, TIMELINE_FPS
-from avemotion.media import ClipProbeError, extract_audio, probe_clip, read_wav, timeline_map, write_timeline
+from avemotion.audio import read_clip_audio, samples_as_float
+from avemotion.media import ClipProbeError, extract_audio, probe_clip, timeline_map, write_timeline
 from media_factory import make_clip, truncate
 
 
@@ -76,7 +77,8 @@ def test_extract_audio_is_16k_mono_of_the_clip_length(tmp_path):
         assert handle.getnchannels() == 1 and handle.getframerate() == AUDIO_SAMPLE_RATE
         assert handle.getsampwidth() == 2
     assert n == pytest.approx(1.5 * AUDIO_SAMPLE_RATE, rel=0.03)
-    samples, rate = read_wav(wav_path)
+    audio = read_clip_audio(wav_path, "tone")
+    samples, rate = samples_as_float(audio.samples), audio.sample_rate
     spectrum = np.abs(np.fft.rfft(samples))
     assert np.fft.rfftfreq(len(samples), 1 / rate)[spectrum.argmax()] == pytest.approx(330, abs=3)
 

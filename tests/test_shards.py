@@ -11,13 +11,15 @@ import pytest
 from avemotion import audio
 from avemotion.artifacts import read_tsv, write_tsv, MANIFEST_COLUMNS
 from avemotion.audio import read_audio_features, write_audio_shard
+from avemotion.config import load_config
+from avemotion.constants import IS10_DIM
 from avemotion.media import probe_clip, write_media_index, write_media_shard
 from avemotion.layout import FACE_STACK, TIMELINE, WAV
 from avemotion.shards import clip_shard, clips_by_shard, run_each_clip
 from media_factory import make_clip
 
 MEDIA_SETTINGS = {"timeline_fps": 60, "audio_sample_rate": 16000}
-AUDIO_SETTINGS = {"checks": {}, "shortterm": {}, "maps": {}}
+AUDIO_SETTINGS = load_config()["audio"]
 
 
 def test_a_clips_shard_depends_on_its_id_only():
@@ -122,4 +124,4 @@ def test_audio_shard_goes_on_past_a_clip_without_its_wav(media_shard):
         assert not ghost.ok and ghost.reason.startswith("clip ghost: audio features failed (FileNotFoundError")
         assert read_audio_features(folder_of_feature / "good1.h5").ok
         assert not read_audio_features(folder_of_feature / "broken.h5").ok  # a wav of 0 samples
-    assert read_audio_features(outs["is10"] / "good2.h5").data.shape == (audio.IS10_DIM,)
+    assert read_audio_features(outs["is10"] / "good2.h5").data.shape == (IS10_DIM,)
