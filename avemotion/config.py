@@ -7,6 +7,7 @@ import copy
 import math
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
@@ -15,6 +16,46 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO / "config.yaml"
+
+
+SETTING_CLASSES: tuple[str, ...] = ("result", "run")
+
+
+def setting_classes(schema_path: str | os.PathLike = SCHEMA) -> dict[str, str | None]:
+    """{dotted key: "result" | "run" | None} for every key the schema defines, blocks included: a key's
+    ``setting`` annotation, else its nearest enclosing block's (None: not classified)."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    classes: dict[str, str | None] = {}
+
+    def walk(node: Mapping, prefix: str, inherited: str | None) -> None:
+        for key, child in node.get("properties", {}).items():
+            dotted = f"{prefix}{key}"
+            setting = child.get("setting", inherited)
+            if setting not in (*SETTING_CLASSES, None):
+                raise ValueError(f"{schema_path}: {dotted} has setting {setting!r}, not one of {SETTING_CLASSES}")
+            classes[dotted] = setting
+            walk(child, f"{dotted}.", setting)
+
+    walk(schema, "", schema.get("setting"))
+    return classes
+
+
+@lru_cache(maxsize=4)
+def run_settings(schema_path: str | os.PathLike = SCHEMA) -> tuple[str, ...]:
+    """The dotted keys of the run settings: how and where jobs run, never what they write."""
+    return tuple(key for key, setting in setting_classes(schema_path).items() if setting == "run")
+
+
+def result_settings(config: Mapping, dotted_key: str) -> dict:
+    """A copy of the config block at ``dotted_key`` without its run settings: what a rule's params may
+    carry (a run setting in params would rerun the rule when it changes)."""
+    run = set(run_settings())
+
+    def strip(block: Mapping, prefix: str) -> dict:
+        return {key: strip(value, f"{prefix}{key}.") if isinstance(value, Mapping) else copy.deepcopy(value)
+                for key, value in block.items() if f"{prefix}{key}" not in run}
+
+    return strip(config_value(dict(config), dotted_key), f"{dotted_key}.")
 
 
 def merge_config(base: dict, overrides: dict) -> dict:
@@ -156,7 +197,7 @@ FACE_METHOD_SETTINGS: dict[str, tuple[str, ...]] = {
 }
 FACE_COVERAGE_SETTINGS: tuple[str, ...] = ("min_face_fraction", "min_faces")
 FACE_STAGE_SETTINGS: tuple[str, ...] = (
-    "size", "min_detection_confidence", "queue_size", "redetect_every", "check_min_score", "max_gap_s",
+    "size", "min_detection_confidence", "redetect_every", "check_min_score", "max_gap_s",
 )
 
 

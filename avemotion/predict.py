@@ -284,7 +284,8 @@ class Predictor:
 
         out = workdir / f"faces_{track}.h5"
         try:
-            extract_face_track(path, timeline_path, out, track_settings(self.config["faces"], track), track)
+            extract_face_track(path, timeline_path, out, track_settings(self.config["faces"], track), track,
+                               self.config["faces"]["queue_size"])
         except Exception as error:
             return out, f"clip {clip_id}: face track {track} failed ({type(error).__name__}: {error})"
         return out, _reason_if_quarantined(out)

@@ -65,7 +65,8 @@ class WarmStage:
         if stage.startswith("faces"):
             from avemotion.faces import FaceTrackExtractor
 
-            self.extractor = FaceTrackExtractor(track_settings(config["faces"], stage[-1]), stage[-1])
+            self.extractor = FaceTrackExtractor(track_settings(config["faces"], stage[-1]), stage[-1],
+                                                config["faces"]["queue_size"])
 
     def media_file(self, clip: str, artifact: ClipArtifact) -> Path:
         return artifact.path(clip, self.config["shards"], self.workdir)

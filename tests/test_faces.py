@@ -28,6 +28,9 @@ from avemotion.faces.stack import Coverage, face_gaps
 from avemotion.layout import FACE_STACK
 
 
+QUEUE_SIZE = 8  # decoded frames waiting for analysis (a run setting: no effect on the stacks)
+
+
 def face_settings(track: str, size: int = 64, **track_block) -> dict:
     """track_settings() of a validated config whose face track holds only `track_block` (the schema
     fills in the rest) and that keeps every face: one detection per frame, no coverage threshold."""
@@ -188,7 +191,7 @@ def test_hdf5_layout_and_timeline_marks_frames_without_face(analyzers, tmp_path)
     write_timeline(tmp_path / "gaps.timeline.json", timeline)
     settings = face_settings("a", method="mediapipe", model_selection=1)
     out = tmp_path / "a" / "gaps.h5"
-    result = extract_face_track(clip, tmp_path / "gaps.timeline.json", out, settings, "a")
+    result = extract_face_track(clip, tmp_path / "gaps.timeline.json", out, settings, "a", QUEUE_SIZE)
     assert result.status == "ok" and result.n_faces == sum(has_face)
     with h5py.File(out, "r") as handle:
         assert handle["faces"].dtype == np.uint8 and handle["faces"].shape == (5, 64, 64, 3)
@@ -225,13 +228,13 @@ def test_a_shard_writes_each_clip_as_extracting_it_alone_would(track, tmp_path):
         write_timeline(media / f"{clip}.timeline.json", timeline_for(clip, len(frames)))
     videos["lost"] = videos["c1"]  # no timeline: Timeline.read raises
     settings = face_settings(track, method={"a": "mediapipe", "b": "dlib"}[track])
-    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track, tmp_path / "shard.tsv")
+    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, track, tmp_path / "shard.tsv", QUEUE_SIZE)
     assert list(failed) == ["lost"] and "FileNotFoundError" in failed["lost"]
     assert read_tsv(tmp_path / "shard.tsv") == [{"clip_id": "c1", "error": ""}, {"clip_id": "c2", "error": ""},
                                                 {"clip_id": "lost", "error": failed["lost"]}]
     lost = read_face_stack(tmp_path / "shard" / "lost.h5")
     assert lost.status == "quarantined" and lost.reason.startswith(f"clip lost: faces track {track} failed")
-    extract_face_track(videos["c2"], media / "c2.timeline.json", tmp_path / "alone.h5", settings, track)
+    extract_face_track(videos["c2"], media / "c2.timeline.json", tmp_path / "alone.h5", settings, track, QUEUE_SIZE)
     with h5py.File(tmp_path / "shard" / "c2.h5", "r") as in_shard, h5py.File(tmp_path / "alone.h5", "r") as alone:
         assert in_shard.attrs["status"] == "ok" and set(in_shard) == set(alone)
         for name in alone:
@@ -301,7 +304,7 @@ def test_dataset_face_crops(tmp_path):
     settings = face_settings("b", size=32, method="dlib", dataset_faces_dir=str(tmp_path / "Faces"))
     assert settings["method_settings"]["method"] == "dataset"
     write_timeline(tmp_path / "t.json", timeline)
-    result = extract_face_track("unused.mp4", tmp_path / "t.json", tmp_path / "b.h5", settings, "b")
+    result = extract_face_track("unused.mp4", tmp_path / "t.json", tmp_path / "b.h5", settings, "b", QUEUE_SIZE)
     assert result.status == "ok" and result.n_faces == 3
     stack = read_face_stack(tmp_path / "b.h5")
     assert stack.faces.shape == (3, 32, 32, 3)

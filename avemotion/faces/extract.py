@@ -121,10 +121,12 @@ def choose_subject(rgb, candidates: list[Detection], analyzer: FaceAnalyzer, tra
 class FaceTrackExtractor:
     """One face track's extractor, built once and used for many clips (a shard): the analyzer and the
     face check keep no state from one clip to the next, so a clip's stack does not depend on the
-    clips extracted before it. ``settings`` is :func:`track_settings`'s block for ``track``."""
+    clips extracted before it. ``settings`` is :func:`track_settings`'s block for ``track`` (result
+    settings only); ``queue_size`` (config ``faces.queue_size``, a run setting) bounds the decoded
+    frames waiting for analysis."""
 
-    def __init__(self, settings: Mapping, track: str) -> None:
-        self.settings, self.track = settings, track
+    def __init__(self, settings: Mapping, track: str, queue_size: int) -> None:
+        self.settings, self.track, self.queue_size = settings, track, int(queue_size)
         self.size = int(settings["size"])
         self.method_settings = settings["method_settings"]
         self.coverage = Coverage.from_config(settings)
@@ -145,7 +147,7 @@ class FaceTrackExtractor:
                                               self.track, int(self.method_settings["dataset_frame_offset"]),
                                               self.coverage)
         return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
-                                        int(self.settings["queue_size"]),
+                                        self.queue_size,
                                         int(self.settings["redetect_every"]), self.check, self.coverage)
 
     def write_quarantined(self, clip_id: str, timeline_path: str | Path, out_path: str | Path,
@@ -174,14 +176,14 @@ class FaceTrackExtractor:
 
 
 def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
-                       settings: Mapping, track: str) -> FaceTrackResult:
+                       settings: Mapping, track: str, queue_size: int) -> FaceTrackResult:
     """One clip's face stack for one track (the ``predict`` command; shards use :func:`extract_face_shard`)."""
-    with FaceTrackExtractor(settings, track) as extractor:
+    with FaceTrackExtractor(settings, track, queue_size) as extractor:
         return extractor.extract(video_path, timeline_path, out_path)
 
 
 def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
-                       track: str, table_path: str | Path) -> dict[str, str]:
+                       track: str, table_path: str | Path, queue_size: int) -> dict[str, str]:
     """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
     ``videos``: {clip_id: video path}; each clip's timeline is in the media shard's folder
     ``media_dir`` (:data:`avemotion.layout.TIMELINE`). Returns {clip_id: reason} of the clips whose
@@ -191,7 +193,7 @@ def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    with FaceTrackExtractor(settings, track) as extractor:
+    with FaceTrackExtractor(settings, track, queue_size) as extractor:
         return run_each_clip(
             sorted(videos), f"faces track {track}",
             lambda clip_id: extractor.extract(videos[clip_id], TIMELINE.in_folder(media_dir, clip_id),
