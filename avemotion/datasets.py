@@ -105,9 +105,6 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-# --- splits ---------------------------------------------------------------------------------------
-
-
 def actor_split(dataset: str, actor: str, seed: int, val_fraction: float, test_fraction: float) -> str:
     """The split of one actor: a hash of (dataset, actor number, seed) mapped onto [0, 1) and cut at
     val_fraction and val_fraction + test_fraction. Each actor's split depends on nothing else, so
@@ -188,9 +185,6 @@ def _assign_splits(parsed: list[tuple[str, str, str, str, str]], dataset: str, v
                             "dataset.split_seed or give dataset.split_file", dataset, split,
                             len({actor for *_, actor, _ in parsed}), fraction)
     return candidates, rejections
-
-
-# --- adapters -------------------------------------------------------------------------------------
 
 
 def afew_candidates(root: Path, test_list: str = "") -> tuple[list[Candidate], list[Rejection]]:
@@ -444,9 +438,6 @@ def list_dataset_inputs(dataset: Mapping) -> list[str]:
     if dataset.get("split_file"):
         files.append(dataset["split_file"])
     return files
-
-
-# --- probing --------------------------------------------------------------------------------------
 
 
 def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: int = 1

@@ -54,23 +54,28 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from math import gcd
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .artifacts import atomic_output, write_tsv
 from .constants import CLASSES, SPLITS
 
+if TYPE_CHECKING:
+    from av.audio.stream import AudioStream
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
+
 log = logging.getLogger(__name__)
 
 CLIPS_COLUMNS: tuple[str, ...] = ("path", "label", "split", "clip_id")
 
-# --- the fusion design (module docstring) -------------------------------------------------------
+# The fusion design (module docstring): each class is a distinct (face group, voice group) pair.
 FACE_GROUP: dict[str, str] = {
     "AN": "brows_down", "DI": "brows_down",
     "FE": "brows_up_jaw_drop", "SU": "brows_up_jaw_drop",
@@ -221,8 +226,6 @@ class ClipSpec:
     render_seed: int
 
 
-# --- planning ------------------------------------------------------------------------------------
-
 def plan_demo_corpus(seed: int, clips_per_class: Mapping[str, int], duration_s: Sequence[float],
                      frame_sizes: Sequence[Sequence[int]] = DEFAULT_FRAME_SIZES,
                      frame_rates: Sequence[int] = DEFAULT_FRAME_RATES) -> list[ClipSpec]:
@@ -282,8 +285,6 @@ def _plan_clip(rng: np.random.Generator, split: str, label: str, k: int, identit
         audio_rate=int(rng.choice(AUDIO_RATES)), render_seed=int(rng.integers(2**31 - 1)),
     )
 
-
-# --- faces ---------------------------------------------------------------------------------------
 
 @dataclass
 class FacePhoto:
@@ -388,8 +389,6 @@ def expression_envelope(t: float, spec: ClipSpec) -> float:
     fall = 1.0 - smooth((t - spec.offset_s) / max(spec.end_s - spec.offset_s, 1e-6))
     return spec.intensity * rise * fall
 
-
-# --- per-worker state ---------------------------------------------------------------------------
 
 _WORKER_PHOTOS: dict[str, FacePhoto] = {}
 
@@ -512,8 +511,8 @@ def render_frames(spec: ClipSpec) -> Iterable[np.ndarray]:
         t = index / spec.fps
         level = expression_envelope(t, spec)
         if level > 0:
-            field = grid + level * displacement
-            face = cv2.remap(patch, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            source = grid + level * displacement
+            face = cv2.remap(patch, source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         else:
             face = patch
         angle, scale, cx, cy = face_placement(spec, t)
@@ -531,8 +530,6 @@ def render_frames(spec: ClipSpec) -> Iterable[np.ndarray]:
         frame = frame + noise
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
-
-# --- audio ---------------------------------------------------------------------------------------
 
 def synthesize_speech(spec: ClipSpec, workdir: Path) -> np.ndarray:
     """espeak-ng speech for the clip's words and prosody, float32 at ESPEAK_RATE."""
@@ -576,36 +573,70 @@ def render_audio(spec: ClipSpec, speech: np.ndarray) -> np.ndarray:
     return np.clip(resampled, -1.0, 1.0).astype(np.float32)
 
 
-# --- muxing --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Encoding:
+    """How :func:`write_clip` encodes a clip: container, video codec and its settings, audio codec."""
+
+    container: str  # PyAV/FFmpeg format name: mp4, avi, flv
+    video_codec: str
+    audio_codec: str
+    video_options: Mapping[str, str] = field(default_factory=dict)
+    codec_tag: str = ""  # the video FourCC to write where the container stores one (AVI); "" = the codec's
+    video_bit_rate: int = 0  # bits/s; 0 = the codec's default (x264 takes its crf from video_options)
+
+
+# asm=0: x264's AVX-512 code reads memory it never wrote (measured: with it, 1 clip in 3 encoded
+# differently from run to run; with MALLOC_PERTURB_ set, never), and its other SIMD paths are not
+# bit-exact with the C code, so the corpus would differ between CPUs. The C encoder costs ~0.3 s
+# more per clip and makes the corpus the same everywhere.
+DEMO_ENCODING = Encoding("mp4", "libx264", "aac", {"crf": "23", "preset": "veryfast", "x264-params": "asm=0"})
+# Mono samples per audio frame handed to the encoder (an MP3 frame's). AAC and MP3 encoders regroup
+# them into their own frame size, so only PCM packets depend on it.
+AUDIO_CHUNK = 1152
+
 
 def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int, width: int, height: int,
-               audio: np.ndarray, audio_rate: int) -> None:
-    """Encode H.264 video + AAC mono audio into an .mp4, atomically."""
+               audio: np.ndarray | None, audio_rate: int, encoding: Encoding = DEMO_ENCODING) -> None:
+    """Encode RGB frames and mono float32 audio (None: a video-only file) into ``path`` with
+    ``encoding`` (by default the demo corpus': H.264 + AAC in MP4), atomically."""
     import av
 
-    with atomic_output(path, suffix=".mp4") as tmp:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            video = container.add_stream("libx264", rate=fps)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            # asm=0: x264's AVX-512 code reads memory it never wrote (measured: with it, 1 clip in 3
-            # encoded differently from run to run; with MALLOC_PERTURB_ set, never), and its other
-            # SIMD paths are not bit-exact with the C code, so the corpus would differ between CPUs.
-            # The C encoder costs ~0.3 s more per clip and makes the corpus the same everywhere.
-            video.options = {"crf": "23", "preset": "veryfast", "x264-params": "asm=0"}
-            video.codec_context.thread_count = 1
-            sound = container.add_stream("aac", rate=audio_rate, layout="mono")
+    with atomic_output(path, suffix=path.suffix) as tmp:
+        with av.open(str(tmp), mode="w", format=encoding.container) as container:
+            video = _video_stream(container, encoding, fps, width, height)
+            sound = None if audio is None else container.add_stream(encoding.audio_codec, rate=audio_rate,
+                                                                    layout="mono")
             for index, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = index
                 container.mux(video.encode(frame))
             container.mux(video.encode())
-            chunk = 1024
-            for offset in range(0, len(audio), chunk):
-                block = av.AudioFrame.from_ndarray(audio[None, offset:offset + chunk], format="fltp", layout="mono")
-                block.sample_rate = audio_rate
-                block.pts = offset
-                container.mux(sound.encode(block))
-            container.mux(sound.encode())
+            if sound is not None:
+                _mux_audio(container, sound, audio, audio_rate)
+
+
+def _video_stream(container: OutputContainer, encoding: Encoding, fps: int, width: int, height: int) -> VideoStream:
+    video = container.add_stream(encoding.video_codec, rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    if encoding.codec_tag:
+        video.codec_context.codec_tag = encoding.codec_tag
+    if encoding.video_options:
+        video.options = dict(encoding.video_options)
+    if encoding.video_bit_rate:
+        video.codec_context.bit_rate = encoding.video_bit_rate
+    video.codec_context.thread_count = 1
+    return video
+
+
+def _mux_audio(container: OutputContainer, sound: AudioStream, audio: np.ndarray, audio_rate: int) -> None:
+    import av
+
+    for offset in range(0, len(audio), AUDIO_CHUNK):
+        block = av.AudioFrame.from_ndarray(audio[None, offset:offset + AUDIO_CHUNK], format="fltp", layout="mono")
+        block.sample_rate = audio_rate
+        block.pts = offset
+        container.mux(sound.encode(block))
+    container.mux(sound.encode())
 
 
 def render_clip(spec: ClipSpec, out_dir: Path) -> str:
@@ -620,8 +651,6 @@ def render_clip(spec: ClipSpec, out_dir: Path) -> str:
 def _render_in_worker(spec: ClipSpec, out_dir: str) -> str:
     return render_clip(spec, Path(out_dir))
 
-
-# --- the corpus -----------------------------------------------------------------------------------
 
 def generate_demo_corpus(out_dir: Path, seed: int, clips_per_class: dict[str, int],
                          duration_s: tuple[float, float], **options) -> Path:

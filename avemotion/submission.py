@@ -1,5 +1,5 @@
-"""The EmotiW submission (issue 12 item 4): the fused network's prediction for every test clip, as
-the challenge takes it.
+"""The EmotiW submission: the fused network's prediction for every test clip, as the challenge
+takes it.
 
 The organisers ask for a zip of one ``<clip id>.txt`` per test clip, each holding one emotion name
 (``Angry``, ``Disgust``, ``Fear``, ``Happy``, ``Neutral``, ``Sad``, ``Surprise``;

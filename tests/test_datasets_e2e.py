@@ -1,7 +1,7 @@
-"""The whole DAG on each dataset-shaped fixture (issue 12 item 3): AFEW (unlabelled Test_AFEW/, track
-B from the organisers' faces, refit fusion, the EmotiW submission), RAVDESS and CREMA-D (actor splits
-from a split file). One Snakemake run per dataset (a module-scoped fixture), manifest to report, on a
-few ~1.2-s clips with a handful of training steps (tests/datasets_e2e_config.yaml): the checks are
+"""The whole DAG on each dataset-shaped fixture: AFEW (unlabelled Test_AFEW/, track B from the
+organisers' faces, refit fusion, the EmotiW submission), RAVDESS and CREMA-D (actor splits from a
+split file). One Snakemake run per dataset (a module-scoped fixture), manifest to report, on a few
+~1.2-s clips with a handful of training steps (tests/datasets_e2e_config.yaml): the checks are
 the accounting of every file, every model's predictions, the fusion, the report and the submission."""
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import yaml
 from avemotion.artifacts import read_predictions, read_tsv
 from avemotion.config import load_config, merge_config
 from avemotion.constants import CLASSES, EMOTIW_EMOTIONS, MODELS
-from avemotion.shards import clip_artifact
-from avemotion.dataset_fixtures import Fixture, write_afew_fixture, write_cremad_fixture, write_media, \
-    write_ravdess_fixture
+from avemotion.demo import write_clip
+from avemotion.layout import FACE_STACK
 from conftest import REPO, run_snakemake
 from dag_plan import planned_jobs
+from dataset_fixtures import AFEW_MP3_ENCODING, Fixture, write_afew_fixture, write_cremad_fixture, \
+    write_ravdess_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -63,9 +64,6 @@ def write_split_file(path: Path, actors: dict[str, str]) -> Path:
     return path
 
 
-# --- the three runs (once per module) ---------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def afew_run(tmp_path_factory) -> DatasetRun:
     """AFEW: 7 train clips (every class once), 4 val, 4 unlabelled test clips (the last without
@@ -77,7 +75,7 @@ def afew_run(tmp_path_factory) -> DatasetRun:
     empty.write_bytes(b"")
     blank = root / "Test_AFEW" / "009999002.avi"
     grey = np.full((576, 720, 3), 118, dtype=np.uint8)
-    write_media(blank, "avi", [grey] * 25, 25, None, 0, "mpeg4", codec_tag="XVID")
+    write_clip(blank, [grey] * 25, 25, 720, 576, None, 0, AFEW_MP3_ENCODING)
     return run_dataset(
         tmp_path_factory.mktemp("afew_run"), fixture, [empty, blank],
         {"kind": "afew", "path": str(root)},
@@ -114,9 +112,6 @@ RUNS = ["afew_run", "ravdess_run", "cremad_run"]
 @pytest.fixture(params=RUNS)
 def dataset_run(request) -> DatasetRun:
     return request.getfixturevalue(request.param)
-
-
-# --- checks shared by the three datasets ----------------------------------------------------------
 
 
 def test_every_written_file_is_in_manifest_or_quarantine_once(dataset_run: DatasetRun):
@@ -169,9 +164,6 @@ def test_fusion_and_report(dataset_run: DatasetRun):
     assert planned_jobs(dry.stdout + "\n" + dry.stderr) == []
 
 
-# --- AFEW: track B from the organisers' faces, the unlabelled test set, the submission ------------
-
-
 def test_afew_track_b_reads_the_organisers_faces(afew_run: DatasetRun):
     index = {row["clip_id"]: row for row in read_tsv(afew_run.results / "faces" / "b" / "index.tsv")}
     written_tests = [Path(f.path).stem for f in afew_run.fixture.files if f.split == "test"]
@@ -181,7 +173,7 @@ def test_afew_track_b_reads_the_organisers_faces(afew_run: DatasetRun):
     assert with_faces and all(index[c]["status"] == "ok" for c in with_faces)
     import h5py
 
-    stack_path = clip_artifact(afew_run.results / "faces" / "b", with_faces[0], afew_run.config["shards"], ".h5")
+    stack_path = FACE_STACK.path(with_faces[0], afew_run.config["shards"], afew_run.workdir, track="b")
     with h5py.File(stack_path, "r") as stack:
         assert stack.attrs["method"] == "dataset"
 

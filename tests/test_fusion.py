@@ -310,10 +310,11 @@ def _unseen_face_corpus():
 
 
 def test_grid_search_scores_unseen_clips_as_the_fused_rows_do(tmp_path):
-    """Scoring an unseen clip as a uniform 1/7 row at full weight (the old rule) rewards the face
-    model alone: the uniform rows of clips 7-9 then "predict" AN, their true class, 8/10. Renormalised
-    fusion scores A alone 5/10 (clips 7, 8 fall back to B, clip 9 is a miss) and picks the mixture,
-    6/10; the fused rows and their metrics show exactly that accuracy."""
+    """Scoring an unseen clip as a uniform 1/7 row at full weight (instead of renormalising over the
+    models that saw it) would reward the face model alone: the uniform rows of clips 7-9 then
+    "predict" AN, their true class, 8/10. Renormalised fusion scores A alone 5/10 (clips 7, 8 fall
+    back to B, clip 9 is a miss) and picks the mixture, 6/10; the fused rows and their metrics show
+    exactly that accuracy."""
     true, probs, seen = _unseen_face_corpus()
     labels = [CLASSES[k] for k in true]
     tables = {}
@@ -323,9 +324,9 @@ def test_grid_search_scores_unseen_clips_as_the_fused_rows_do(tmp_path):
              "status": "ok" if seen[m, n] else "quarantined", "reason": "" if seen[m, n] else f"clip clip{n}: no input"}
             for n in range(10)]
     grid = simplex_grid(2, 0.05) / 20
-    old_rule = np.where(seen[..., None], probs, 1 / 7)
-    old_correct = [(np.einsum("m,mnc->nc", w, old_rule).argmax(axis=1) == true).sum() for w in grid]
-    assert max(old_correct) == 8 and grid[int(np.argmax(old_correct))].tolist() == [1.0, 0.0]
+    uniform_unseen = np.where(seen[..., None], probs, 1 / 7)
+    uniform_correct = [(np.einsum("m,mnc->nc", w, uniform_unseen).argmax(axis=1) == true).sum() for w in grid]
+    assert max(uniform_correct) == 8 and grid[int(np.argmax(uniform_correct))].tolist() == [1.0, 0.0]
 
     paths = {}
     for model, rows in tables.items():

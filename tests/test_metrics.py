@@ -1,6 +1,6 @@
-"""Metrics of clips without a prediction (issue 11 item 5): a clip a model could not see is wrong in
-the accuracy, a miss of its true class in the recalls and UAR, and counted in the confusion matrix's
-last column, "no prediction" (7 x 8), never as a class."""
+"""Metrics of clips without a prediction: a clip a model could not see is wrong in the accuracy, a
+miss of its true class in the recalls and UAR, and counted in the confusion matrix's last column,
+"no prediction" (7 x 8), never as a class."""
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +41,9 @@ def test_no_prediction_is_a_miss_in_its_own_column():
         [100 / 3, 0, 0, 0, 0, 0, 0, 200 / 3])
 
 
-def test_uniform_row_would_have_inflated_an_recall():
-    """What the old uniform 1/7 rows did: their argmax is AN, so AN clips without input were hits."""
+def test_a_uniform_row_instead_of_no_prediction_would_inflate_an_recall():
+    """Why a clip without input gets no prediction rather than uniform 1/7 probabilities: their
+    argmax is AN, so AN clips without input would count as hits."""
     true = np.array([0, 0, 1])
     uniform_argmax = np.array([int(np.argmax(np.full(7, 1 / 7)))] * 3)
     assert summarize(true, uniform_argmax)["per_class_recall"]["AN"] == 1.0

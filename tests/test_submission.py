@@ -1,6 +1,6 @@
-"""The EmotiW submission (issue 12 item 4): fused test predictions as one <clip_id>.txt per clip in a
-zip, a table with every test clip (and why one has no prediction), refit mode, and its place in the
-report (unlabelled test clips predicted, not scored)."""
+"""The EmotiW submission: fused test predictions as one <clip_id>.txt per clip in a zip, a table
+with every test clip (and why one has no prediction), refit mode, and its place in the report
+(unlabelled test clips predicted, not scored)."""
 from __future__ import annotations
 
 import stat

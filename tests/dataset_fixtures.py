@@ -1,11 +1,12 @@
-"""Tiny corpora in the real layouts, names and containers of AFEW, RAVDESS and CREMA-D (issue 12).
+"""Tiny corpora in the real layouts, names and containers of AFEW, RAVDESS and CREMA-D.
 
-The datasets themselves cannot be shipped; these fixtures let the adapters (avemotion/datasets.py)
-and the whole workflow run on files shaped like them. Faces and voices are the demo corpus' own
-(avemotion/demo.py: the four photo identities animated per emotion, espeak-ng speech with per-class
-prosody, the same fusion design), so models trained on a fixture have something to learn. Every
-clip's parameters come from ``numpy.random.default_rng([seed, dataset, n])``: deterministic from the
-seed. Each writer returns a :class:`Fixture` listing every file it wrote with the truth about it.
+The datasets themselves cannot be shipped; these fixtures let the tests run the adapters
+(avemotion/datasets.py) and the whole workflow on files shaped like them. Faces and voices are the
+demo corpus' own (avemotion/demo.py: the four photo identities animated per emotion, espeak-ng speech
+with per-class prosody, the same fusion design), so models trained on a fixture have something to
+learn. Every clip's parameters come from ``numpy.random.default_rng([seed, dataset, n])``:
+deterministic from the seed. Each writer returns a :class:`Fixture` listing every file it wrote with
+the truth about it.
 
 AFEW (:func:`write_afew_fixture`)::
 
@@ -41,7 +42,6 @@ CREMA-D (:func:`write_cremad_fixture`)::
     Emotions ANG DIS FEA HAP NEU SAD (no surprise in CREMA-D), levels LO MD HI XX, actors 1001 on.
     With ``anomalies`` a video without its .wav and a .wav without its video are added.
 
-:func:`write_dataset_fixtures` writes all three under ``out_dir/{afew,ravdess,cremad}``.
 Needs espeak-ng and MediaPipe (for the face photos), like the demo corpus.
 """
 from __future__ import annotations
@@ -51,15 +51,15 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .artifacts import atomic_output
-from .constants import CLASSES
-from .demo import (
-    PATCH_IOD, ClipSpec, _init_worker, _plan_clip, face_placement, prepare_face_photos, render_audio,
-    render_frames, synthesize_speech,
+from avemotion.artifacts import atomic_output
+from avemotion.constants import CLASSES
+from avemotion.demo import (
+    PATCH_IOD, ClipSpec, Encoding, _init_worker, _plan_clip, face_placement, prepare_face_photos, render_audio,
+    render_frames, synthesize_speech, write_clip,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,13 @@ CREMAD_CODES: dict[str, str] = {"ANG": "AN", "DIS": "DI", "FEA": "FE", "HAP": "H
 CREMAD_SENTENCES: tuple[str, ...] = ("DFA", "IEO", "IOM", "ITH", "ITS", "IWL", "IWW", "MTI", "TAI", "TIE", "TSI", "WSI")
 CREMAD_LEVELS: tuple[str, ...] = ("XX", "HI", "LO", "MD")
 DATASET_INDEX: dict[str, int] = {"afew": 1, "ravdess": 2, "cremad": 3}
+
+# MPEG-4 Part 2 (XviD) and Sorenson H.263 (FLV1) take a bit rate, not a quality like x264's crf; their
+# default is 200 kb/s.
+AFEW_MP3_ENCODING = Encoding("avi", "mpeg4", "libmp3lame", codec_tag="XVID", video_bit_rate=1_200_000)
+AFEW_PCM_ENCODING = dataclasses.replace(AFEW_MP3_ENCODING, audio_codec="pcm_s16le")
+RAVDESS_ENCODING = Encoding("mp4", "libx264", "aac", {"crf": "23", "preset": "veryfast"})
+CREMAD_ENCODING = Encoding("flv", "flv", "libmp3lame", video_bit_rate=1_200_000)
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,6 @@ class Fixture:
     def paths(self, kind: str | None = None) -> list[Path]:
         return [self.root / f.path for f in self.files if kind is None or f.kind == kind]
 
-
-# --- rendering ------------------------------------------------------------------------------------
 
 _photos_ready = False
 
@@ -132,41 +137,6 @@ def _render(spec: ClipSpec, video: bool = True, audio: bool = True) -> tuple[lis
             speech = synthesize_speech(spec, Path(workdir))
         sound = render_audio(spec, speech)
     return frames, sound
-
-
-def write_media(path: Path, container_format: str, frames: Sequence[np.ndarray], fps: int,
-                audio: np.ndarray | None, audio_rate: int, video_codec: str, audio_codec: str = "",
-                codec_tag: str = "", video_options: dict | None = None) -> None:
-    """Mux RGB frames (and mono float audio, if given) into ``path`` with PyAV, atomically."""
-    import av
-
-    height, width = frames[0].shape[:2]
-    with atomic_output(path, suffix=path.suffix) as tmp:
-        with av.open(str(tmp), mode="w", format=container_format) as container:
-            stream = container.add_stream(video_codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            if codec_tag:
-                stream.codec_context.codec_tag = codec_tag
-            if video_options:
-                stream.options = dict(video_options)
-            if video_codec not in ("libx264",):
-                stream.codec_context.bit_rate = 1_200_000
-            stream.codec_context.thread_count = 1
-            sound = container.add_stream(audio_codec, rate=audio_rate, layout="mono") if audio is not None else None
-            for index, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts = index
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode())
-            if sound is not None:
-                chunk = 1152
-                for offset in range(0, len(audio), chunk):
-                    block = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, offset:offset + chunk]),
-                                                       format="fltp", layout="mono")
-                    block.sample_rate = audio_rate
-                    block.pts = offset
-                    container.mux(sound.encode(block))
-                container.mux(sound.encode())
 
 
 def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
@@ -202,9 +172,6 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
-# --- AFEW -----------------------------------------------------------------------------------------
-
-
 def afew_clip_ids(seed: int, n: int) -> list[str]:
     """``n`` distinct 9-digit ids like AFEW's (e.g. 000046280), deterministic from the seed."""
     rng = np.random.default_rng([seed, DATASET_INDEX["afew"], 0xAF])
@@ -238,8 +205,8 @@ def write_afew_fixture(out_dir: str | Path, seed: int = 0, train: int = 10, val:
             folder = Path(AFEW_SPLIT_FOLDERS[split]) if split == "test" else \
                 Path(AFEW_SPLIT_FOLDERS[split]) / AFEW_FOLDERS[label]
             relative = folder / f"{clip_id}.avi"
-            write_media(root / relative, "avi", frames, spec.fps, audio, audio_rate, "mpeg4",
-                        audio_codec="libmp3lame" if n % 2 == 0 else "pcm_s16le", codec_tag="XVID")
+            write_clip(root / relative, frames, spec.fps, spec.width, spec.height, audio, audio_rate,
+                       AFEW_MP3_ENCODING if n % 2 == 0 else AFEW_PCM_ENCODING)
             fixture.files.append(FixtureFile(relative.as_posix(), label, split,
                                              emotion="" if split == "test" else AFEW_FOLDERS[label]))
             last_test = split == "test" and k == counts["test"] - 1
@@ -259,9 +226,6 @@ def write_afew_fixture(out_dir: str | Path, seed: int = 0, train: int = 10, val:
         (root / broken).write_bytes(b"")
         fixture.files.append(FixtureFile(broken.as_posix(), "", "val", kind="broken", emotion=AFEW_FOLDERS["HA"]))
     return fixture
-
-
-# --- RAVDESS --------------------------------------------------------------------------------------
 
 
 def ravdess_name(modality: str, channel: str, emotion: str, intensity: str, statement: str,
@@ -297,12 +261,9 @@ def write_ravdess_fixture(out_dir: str | Path, seed: int = 0, actors: int = 4, f
             for modality in modalities:
                 name = ravdess_name(modality, channel, emotion, intensity, statement, repetition, actor)
                 relative = Path(f"Actor_{actor:02d}") / (name + (".wav" if modality == "03" else ".mp4"))
-                if modality == "01":
-                    write_media(root / relative, "mp4", frames, spec.fps, sound, spec.audio_rate, "libx264", "aac",
-                                video_options={"crf": "23", "preset": "veryfast"})
-                elif modality == "02":
-                    write_media(root / relative, "mp4", frames, spec.fps, None, 0, "libx264",
-                                video_options={"crf": "23", "preset": "veryfast"})
+                if modality in ("01", "02"):
+                    write_clip(root / relative, frames, spec.fps, spec.width, spec.height,
+                               sound if modality == "01" else None, spec.audio_rate, RAVDESS_ENCODING)
                 else:
                     write_wav(root / relative, sound, spec.audio_rate)
                 kind = {"01": "audio-video", "02": "video-only", "03": "audio-only"}[modality]
@@ -310,9 +271,6 @@ def write_ravdess_fixture(out_dir: str | Path, seed: int = 0, actors: int = 4, f
                                                  emotion=emotion))
             log.info("RAVDESS fixture: wrote recording %s", spec.clip_id)
     return fixture
-
-
-# --- CREMA-D --------------------------------------------------------------------------------------
 
 
 def write_cremad_fixture(out_dir: str | Path, seed: int = 0, actors: int = 4, clips_per_actor: int = 3,
@@ -340,7 +298,8 @@ def write_cremad_fixture(out_dir: str | Path, seed: int = 0, actors: int = 4, cl
         frames, sound = _render(spec, video=video, audio=True)
         if video:
             relative = Path("VideoFlash") / f"{name}.flv"
-            write_media(root / relative, "flv", frames, spec.fps, sound, spec.audio_rate, "flv", "libmp3lame")
+            write_clip(root / relative, frames, spec.fps, spec.width, spec.height, sound, spec.audio_rate,
+                       CREMAD_ENCODING)
             fixture.files.append(FixtureFile(relative.as_posix(), label, actor=str(actor), kind="audio-video",
                                              emotion=emotion))
         if audio:
@@ -359,22 +318,3 @@ def _resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
     divisor = gcd(rate, target)
     return np.clip(resample_poly(audio, target // divisor, rate // divisor), -1, 1).astype(np.float32)
-
-
-# --- all ------------------------------------------------------------------------------------------
-
-
-def write_dataset_fixtures(out_dir: str | Path, seed: int = 0, kinds: Iterable[str] = ("afew", "ravdess", "cremad"),
-                           **counts) -> dict[str, Fixture]:
-    """Every fixture under ``out_dir/<kind>``. ``counts`` are passed on by prefix: ``afew_train=4``,
-    ``ravdess_actors=3``, ``cremad_clips_per_actor=2``, ``duration_s=(0.8, 1.0)`` (all datasets)."""
-    writers = {"afew": write_afew_fixture, "ravdess": write_ravdess_fixture, "cremad": write_cremad_fixture}
-    fixtures = {}
-    shared = {key: counts.pop(key) for key in ("duration_s", "anomalies") if key in counts}
-    for kind in kinds:
-        own = {key[len(kind) + 1:]: value for key, value in counts.items() if key.startswith(kind + "_")}
-        fixtures[kind] = writers[kind](Path(out_dir) / kind, seed=seed, **shared, **own)
-    unknown = [key for key in counts if not any(key.startswith(kind + "_") for kind in writers)]
-    if unknown:
-        raise TypeError(f"unknown fixture options: {unknown}")
-    return fixtures
