@@ -13,14 +13,15 @@ import yaml
 
 from avemotion.artifacts import read_predictions
 from avemotion.constants import CLASSES, N_SHORT_TERM_FEATURES, VGG16_CFG
-from avemotion.models import train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
-from avemotion.models import data, synthetic
+from avemotion.models import load_trained_model, train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
+from avemotion.models import data, sampling, synthetic
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
 from avemotion.models.svm import cv_folds
 from avemotion.models import training
 from avemotion.models.training import learning_rate
-from avemotion.models.vgg import VGG16, VGG_FACE_KEYS, VGGLSTM, load_vgg_face_weights, vgg_param_groups
+from avemotion.models.vgg import VGG16, VGGLSTM, vgg16_from_config, vgg_param_groups
+from avemotion.models.vgg_face import VGG_FACE_KEYS, load_vgg_face_weights
 from conftest import model_outputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,15 +36,10 @@ def models_config(overrides: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("corpus")
-    files = synthetic.write_corpus(root, per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
-                                   n_timeline=100, quarantine=("val_HA_00",))
-    files["root"] = root
-    return files
+def corpus(tmp_path_factory) -> synthetic.SyntheticCorpus:
+    return synthetic.write_corpus(tmp_path_factory.mktemp("corpus"), per_class={"train": 2, "val": 1, "test": 1},
+                                  face_size=32, n_timeline=100, quarantine=("val_HA_00",))
 
-
-# ------------------------------------------------------------------ shapes and initialisation
 
 def test_vgg_and_vgg_lstm_shapes():
     vgg = VGG16(input_size=64, width_multiplier=0.125)
@@ -103,33 +99,31 @@ def test_step_decay_schedule():
     assert learning_rate(0.01, 500, 0, 0.1) == 0.01
 
 
-# ------------------------------------------------------------------ sampling
-
 def test_sixteen_faces_every_eighth_frame():
     timeline = np.arange(200)  # a face on every frame, row = frame
-    rows = data.sample_face_rows(timeline, start=5, length=16, gap=8)
+    rows = sampling.sample_face_rows(timeline, start=5, length=16, gap=8)
     assert rows.tolist() == [5 + 8 * i for i in range(16)]
 
 
 def test_short_clip_repeats_its_last_face():
     timeline = np.arange(50)
-    rows = data.sample_face_rows(timeline, start=0, length=16, gap=8)
+    rows = sampling.sample_face_rows(timeline, start=0, length=16, gap=8)
     assert rows.tolist() == [0, 8, 16, 24, 32, 40, 48] + [49] * 9
 
 
 def test_frames_without_face_take_the_nearest_face_in_time():
     timeline = np.array([-1, -1, 3, -1, -1, -1, 7, -1, -1])
-    assert data.nearest_face_rows(timeline).tolist() == [3, 3, 3, 3, 3, 7, 7, 7, 7]  # tie -> earlier
-    rows = data.sample_face_rows(timeline, start=0, length=4, gap=4)
+    assert sampling.nearest_face_rows(timeline).tolist() == [3, 3, 3, 3, 3, 7, 7, 7, 7]  # tie -> earlier
+    rows = sampling.sample_face_rows(timeline, start=0, length=4, gap=4)
     assert rows.tolist() == [3, 3, 7, 7]
     with pytest.raises(ValueError):
-        data.nearest_face_rows(np.array([-1, -1]))
+        sampling.nearest_face_rows(np.array([-1, -1]))
 
 
 def test_evaluation_windows_cover_the_clip():
-    assert data.window_starts(100, 128) == [0]
-    assert data.window_starts(256, 128) == [0, 128]
-    assert data.window_starts(300, 128) == [0, 128, 172]
+    assert sampling.window_starts(100, 128) == [0]
+    assert sampling.window_starts(256, 128) == [0, 128]
+    assert sampling.window_starts(300, 128) == [0, 128, 172]
 
 
 def test_face_augmentation_moves_every_face_of_a_sequence_alike():
@@ -165,10 +159,10 @@ def test_shift_edge_repeats_the_border():
 
 def test_pad_to_min_length_copies_the_last_vector():
     sequence = np.arange(10 * 34, dtype=np.float32).reshape(10, 34)
-    padded = data.pad_to_min_length(sequence, 16)
+    padded = sampling.pad_to_min_length(sequence, 16)
     assert padded.shape == (16, 34)
     assert (padded[10:] == sequence[-1]).all()
-    assert data.pad_to_min_length(padded, 16) is padded
+    assert sampling.pad_to_min_length(padded, 16) is padded
 
 
 def test_fer2013_csv_maps_labels(tmp_path):
@@ -208,8 +202,6 @@ def test_svm_folds_adapt_to_tiny_classes():
     assert cv_folds(np.array([0, 1, 1]), 5) == 0
 
 
-# ------------------------------------------------------------------ the paper's sizes (built, not trained)
-
 def test_paper_config_builds_paper_size_graphs():
     paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())["models"]
     vgg_config, inception_config = paper["vgg_lstm"], paper["inception_lstm"]
@@ -235,8 +227,6 @@ def test_paper_config_builds_paper_size_graphs():
     assert inception_config["sequence_iterations"] == 10000
     assert inception_config["map_solver"]["optimizer"] == "rmsprop" and inception_config["batch_size"] == 32
 
-
-# ------------------------------------------------------------------ training, outputs, resume
 
 TINY_VGG = {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 4, "sequence_iterations": 4,
             "frame_batch_size": 8, "sequence_batch_size": 2}
@@ -301,7 +291,7 @@ def write_fer_csv(path: Path, n: int = 14) -> Path:
 def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after, steps_run):
     fer = write_fer_csv(tmp_path / "fer2013.csv")
     config = models_config({"vgg_lstm": dict(TINY_VGG, fer2013_csv=str(fer), fer_iterations=3)})
-    args = (corpus["manifest"][0], corpus["faces"])
+    args = (corpus.manifest, corpus.faces)
     train_vgg_lstm(*args, model_outputs(tmp_path / "full", "vgg_lstm_a"), config["vgg_lstm"], config["training"])
     before, after = steps_before_and_after({"fer2013": 3, "frames": 4, "sequences": 4}, stop_after)
     resumed = tmp_path / "resumed"
@@ -323,7 +313,7 @@ def test_vgg_lstm_resume_equals_uninterrupted(corpus, tmp_path, stop_after, step
 
 def test_inception_lstm_resume_equals_uninterrupted(corpus, tmp_path, steps_run):
     config = models_config({"inception_lstm": TINY_INCEPTION})
-    args = (corpus["manifest"][0], corpus["maps"])
+    args = (corpus.manifest, corpus.maps)
     train_inception_lstm(*args, model_outputs(tmp_path / "full", "inception_lstm"), config["inception_lstm"], config["training"])
     steps_run.clear()
     with pytest.raises(RuntimeError):
@@ -341,7 +331,7 @@ def test_inception_lstm_resume_equals_uninterrupted(corpus, tmp_path, steps_run)
 
 def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path, steps_run):
     config = models_config({"audio_lstm": {"iterations": 4, "hidden": 16}})
-    args = (corpus["manifest"][0], corpus["shortterm"])
+    args = (corpus.manifest, corpus.shortterm)
     with pytest.raises(RuntimeError):
         train_audio_lstm(*args, model_outputs(tmp_path, "audio_lstm"), config["audio_lstm"], config["training"],
                          stop_after_steps=2)
@@ -356,7 +346,7 @@ def test_resume_file_from_other_settings_is_ignored(corpus, tmp_path, steps_run)
 
 def test_outputs_and_quarantined_clips(corpus, tmp_path):
     config = models_config({"audio_lstm": {"iterations": 30, "hidden": 32}})
-    metrics = train_audio_lstm(corpus["manifest"][0], corpus["shortterm"], model_outputs(tmp_path, "audio_lstm"),
+    metrics = train_audio_lstm(corpus.manifest, corpus.shortterm, model_outputs(tmp_path, "audio_lstm"),
                                config["audio_lstm"], config["training"])
     rows = read_predictions(tmp_path / "predictions" / "audio_lstm.tsv")
     assert {r["split"] for r in rows} == {"val", "test"} and len(rows) == 14
@@ -374,31 +364,29 @@ def test_outputs_and_quarantined_clips(corpus, tmp_path):
 
 
 def test_missing_audio_artifact_is_quarantined_not_a_crash(corpus, tmp_path):
-    files = [f for f in corpus["is10"] if Path(f).stem != "test_SU_00"]
-    folder = tmp_path / "models" / "audio_svm"
-    train_audio_svm(corpus["manifest"][0], files, folder / "model.joblib", folder / "train_log.csv",
-                    folder / "curve.png", tmp_path / "svm.tsv", tmp_path / "svm.json",
-                    models_config()["audio_svm"], models_config()["training"])
-    rows = {r["clip_id"]: r for r in read_predictions(tmp_path / "svm.tsv")}
+    files = {clip_id: path for clip_id, path in corpus.is10.items() if clip_id != "test_SU_00"}
+    outputs = model_outputs(tmp_path, "audio_svm", "model.joblib")
+    train_audio_svm(corpus.manifest, files, outputs, models_config()["audio_svm"], models_config()["training"])
+    rows = {r["clip_id"]: r for r in read_predictions(outputs.predictions)}
     assert rows["test_SU_00"]["status"] == "quarantined" and "no audio is10 artifact" in rows["test_SU_00"]["reason"]
-    assert json.loads((tmp_path / "svm.json").read_text())["test"]["accuracy"] > 0.5
+    assert json.loads(outputs.metrics.read_text())["test"]["accuracy"] > 0.5
 
 
 def test_refit_trains_on_train_and_val_and_predicts_test_only(corpus, tmp_path):
-    folder = tmp_path / "models_refit" / "audio_svm"
-    train_audio_svm(corpus["manifest"][0], corpus["is10"], folder / "model.joblib", folder / "train_log.csv",
-                    folder / "curve.png", tmp_path / "refit.tsv", None, models_config()["audio_svm"],
-                    models_config()["training"], train_splits=("train", "val"))
-    rows = read_predictions(tmp_path / "refit.tsv")
+    outputs = model_outputs(tmp_path / "refit", "audio_svm", "model.joblib")
+    metrics = train_audio_svm(corpus.manifest, corpus.is10, outputs, models_config()["audio_svm"],
+                              models_config()["training"], train_splits=("train", "val"))
+    rows = read_predictions(outputs.predictions)
     assert {r["split"] for r in rows} == {"test"} and len(rows) == 7
+    assert json.loads(outputs.metrics.read_text()) == json.loads(json.dumps(metrics))
+    assert list(metrics) == ["test"]
+    assert load_trained_model(outputs.checkpoint).architecture == "audio_svm"
     import joblib
 
-    assert joblib.load(folder / "model.joblib")["train_splits"] == ["train", "val"]
+    assert joblib.load(outputs.checkpoint)["train_splits"] == ["train", "val"]
 
 
 def test_vgg16_batch_norm_variant_for_training_from_scratch(tmp_path):
-    from avemotion.models.vgg import load_vgg_face_weights, vgg16_from_config
-
     config = {"input_size": 32, "width_multiplier": 0.125, "batch_norm": True}
     vgg = vgg16_from_config(config)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in vgg.features) == 13
@@ -411,8 +399,6 @@ def test_vgg16_batch_norm_variant_for_training_from_scratch(tmp_path):
 
 
 def test_vgg16_standardized_input_ignores_colour_and_brightness():
-    from avemotion.models.vgg import vgg16_from_config
-
     vgg = vgg16_from_config({"input_size": 32, "width_multiplier": 0.125, "input_normalization": "standardize"})
     faces = torch.rand(2, 3, 32, 32) * 255
     darker_and_tinted = faces * 0.5 + torch.tensor([40.0, 0.0, 80.0]).view(1, 3, 1, 1)

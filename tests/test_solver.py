@@ -1,4 +1,4 @@
-"""The training stages' solvers (issue 11 item 4): the Inception single-map stage trains with its own
+"""The training stages' solvers: the Inception single-map stage trains with its own
 solver block (Inception-v2's ImageNet settings [24] in the paper config: RMSProp, lr x0.94 every two
 epochs, gradient clipping), the Inception-LSTM and every other stage with their model block's; the
 VGG-LSTM's new head learns at `sequence_head_lr_multiplier`, fc8 at the paper's 10x."""
@@ -70,8 +70,6 @@ def test_gradient_clipping_bounds_the_step(monkeypatch):
     assert clipped.norm() <= 2.0 + 1e-4 < free.norm()
 
 
-# ------------------------------------------------------------------ the solvers the pipelines use
-
 def read_lr(path: Path) -> dict[str, list[float]]:
     by_stage: dict[str, list[float]] = {}
     with open(path) as handle:
@@ -81,7 +79,7 @@ def read_lr(path: Path) -> dict[str, list[float]]:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict:
+def corpus(tmp_path_factory) -> synthetic.SyntheticCorpus:
     return synthetic.write_corpus(tmp_path_factory.mktemp("corpus"), per_class={"train": 2, "val": 1, "test": 1},
                                   face_size=32, n_timeline=100)
 
@@ -94,7 +92,7 @@ def test_inception_map_stage_trains_with_its_own_solver(corpus, tmp_path):
                              "lr_step_iterations": 0, "lr_step_epochs": 0.001, "lr_gamma": 0.94,
                              "rmsprop_alpha": 0.9, "rmsprop_eps": 1.0, "clip_grad_norm": 2.0})
     outputs = model_outputs(tmp_path, "inception_lstm")
-    train_inception_lstm(corpus["manifest"][0], corpus["maps"], outputs, block, models["training"])
+    train_inception_lstm(corpus.manifest, corpus.maps, outputs, block, models["training"])
     lrs = read_lr(outputs.train_log)
     # a thousandth of an epoch rounds up to one step between drops; the LSTM stage: 0.001 /10 after 2
     assert lrs["maps"] == pytest.approx([0.045 * 0.94 ** step for step in range(4)])
@@ -114,7 +112,7 @@ def test_vgg_lstm_head_multiplier_is_the_configs(corpus, tmp_path, monkeypatch):
     models = yaml.safe_load((REPO / "config.yaml").read_text())["models"]
     block = dict(models["vgg_lstm"], width_multiplier=0.125, input_size=32, frame_iterations=1,
                  sequence_iterations=1, frame_batch_size=4, sequence_batch_size=2, sequence_head_lr_multiplier=1.0)
-    train_vgg_lstm(corpus["manifest"][0], corpus["faces"], model_outputs(tmp_path, "vgg_lstm_a"), block,
+    train_vgg_lstm(corpus.manifest, corpus.faces, model_outputs(tmp_path, "vgg_lstm_a"), block,
                    models["training"])
     # (a) FER-2013 and (b) frames: fc8 at the paper's 10x; (c) sequences: the LSTM head at the configured 1x
     assert seen == [[("base", 1.0), ("last_layer", 10.0)]] * 2 + [[("base", 1.0), ("last_layer", 1.0)]]

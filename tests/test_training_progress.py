@@ -1,4 +1,4 @@
-"""Training progress (issue 15 item 4): each stage logs step, loss, learning rate, steps/s and ETA at a
+"""Training progress: each stage logs step, loss, learning rate, steps/s and ETA at a
 regular interval, shows a tqdm bar on a terminal, and appends train_log.csv as it goes, so a killed
 job leaves its curve so far."""
 from __future__ import annotations

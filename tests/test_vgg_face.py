@@ -1,4 +1,4 @@
-"""VGG-Face files in each release's own layout (issue 11 item 3), checked against numpy forward passes
+"""VGG-Face files in each release's own layout, checked against numpy forward passes
 written in that release's own convention (channel order, mean, kernel layout, flatten order).
 
 Every file is a reduced VGG-16 (width 1/16, 64x64 input: pool5 is 2x2xC, so a flatten-order bug shows).
@@ -16,8 +16,8 @@ import torch
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from avemotion.constants import VGG16_CFG, VGG_FACE_KERAS_BGR_MEAN, VGG_FACE_RGB_MEAN
-from avemotion.models.vgg import VGG16, load_vgg_face_weights, vgg_face_format
-from avemotion.models.vgg_face import CONV_NAMES, FORMATS
+from avemotion.models.vgg import VGG16
+from avemotion.models.vgg_face import CONV_NAMES, FORMATS, load_vgg_face_weights, vgg_face_format
 
 WIDTH, SIZE = 1 / 16, 64
 CONV_WIDTHS = [max(1, round(c * WIDTH)) for c in VGG16_CFG if c != "M"]
@@ -50,8 +50,6 @@ def differs(got: np.ndarray, expected: np.ndarray) -> bool:
     return not np.allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
 
 
-# ------------------------------------------------------------------ random weights, one layout each
-
 def hwio_convs(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     """13 (kernel H x W x in x out, bias) with He scale, so activations stay O(1..100)."""
     convs, channels = [], 3
@@ -67,8 +65,6 @@ def dense(rng: np.random.Generator, inputs: int, outputs: int) -> tuple[np.ndarr
     return (rng.normal(0, np.sqrt(2 / inputs), (inputs, outputs)).astype(np.float32),
             rng.normal(0, 0.1, outputs).astype(np.float32))
 
-
-# ------------------------------------------------------------------ numpy reference passes
 
 def conv_hwc(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """3x3 'same' correlation of an H x W x C map with an H x W x in x out kernel."""
@@ -111,8 +107,6 @@ def trunk_chw(x: np.ndarray, convs) -> np.ndarray:
             index += 1
     return x
 
-
-# ------------------------------------------------------------------ torch-dag (pytorch-mcn vgg_face_dag.pth)
 
 def write_dag(path, rng) -> dict[str, np.ndarray]:
     """Albanie's layout: conv{b}_{i}.weight [out, in, 3, 3], fc6/7/8 as nn.Linear [out, in] over pool5
@@ -159,8 +153,6 @@ def test_torch_state_dict_own_layout(tmp_path):
     load_vgg_face_weights(net, path)
     np.testing.assert_allclose(fc7_of(net, image()), fc7_of(source, image()), rtol=1e-5)
 
-
-# ------------------------------------------------------------------ keras-h5 (rcmalli keras-vggface)
 
 KERAS_TOP = ["flatten", "fc6", "fc6/relu", "fc7", "fc7/relu", "fc8", "fc8/softmax"]
 
@@ -258,8 +250,6 @@ def test_keras_notop_file_loads_convs_only(tmp_path, caplog):
                                   weights["conv1_1"][0].transpose(3, 2, 0, 1)[:, ::-1])  # BGR -> RGB input
 
 
-# ------------------------------------------------------------------ MatConvNet (vgg_face.mat, simplenn)
-
 def write_matconvnet(path, rng, wrapped_in_net: bool = False) -> dict:
     """simplenn: `layers` a 1 x N cell of structs (name, type, weights = {filters, biases} or the older
     filters/biases fields, stride, pad); filters H x W x in x out; fc6 a valid conv over pool5 (here
@@ -328,8 +318,6 @@ def test_matconvnet_file(tmp_path, wrapped_in_net):
     np.testing.assert_allclose(net.mean.flatten().numpy(), saved["average"], rtol=1e-6)
     assert_matches(fc7_of(net, image()), matconvnet_reference(saved, image()))
 
-
-# ------------------------------------------------------------------ Caffe (VGG_FACE.caffemodel)
 
 def caffe_classes():
     """NetParameter / V1LayerParameter / LayerParameter / BlobProto with caffe.proto's field numbers,
@@ -431,8 +419,6 @@ def test_caffe_file(tmp_path, v1):
     assert_matches(fc7_of(net, image()), caffe_reference(weights, image()))
 
 
-# ------------------------------------------------------------------ errors
-
 def test_unknown_and_missing_files_name_the_path_and_the_formats(tmp_path):
     for content in (b"name,weights\n1,2\n", bytes(range(256)) * 8, b""):
         path = tmp_path / "unknown.pth"
@@ -463,8 +449,7 @@ def test_shape_mismatch_names_the_key_and_both_shapes(tmp_path):
 
 
 def test_mean_travels_with_a_checkpoint(tmp_path):
-    """The file's mean is a persistent buffer: a checkpoint rebuilt from config and loaded strictly keeps
-    it; a checkpoint from before the buffer was saved still loads (with the default mean)."""
+    """The file's mean is a persistent buffer: a checkpoint rebuilt from config and loaded strictly keeps it."""
     path = tmp_path / "keras.h5"
     write_keras(path, np.random.default_rng(9))
     net = model()
@@ -472,5 +457,3 @@ def test_mean_travels_with_a_checkpoint(tmp_path):
     rebuilt = model()
     rebuilt.load_state_dict(net.state_dict())
     torch.testing.assert_close(rebuilt.mean, net.mean)
-    old = {k: v for k, v in net.state_dict().items() if k != "mean"}
-    model().load_state_dict(old)

@@ -8,10 +8,9 @@ output = snakemake.output
 train_inception_lstm(
     snakemake.input.manifest,
     snakemake.params.maps,
-    ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
+    ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.metrics),
     snakemake.params.model,
     snakemake.params.training,
-    name="inception_lstm",
     train_splits=tuple(snakemake.params.train_splits),
     threads=snakemake.threads,
 )

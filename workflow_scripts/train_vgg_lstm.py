@@ -8,7 +8,7 @@ output = snakemake.output
 train_vgg_lstm(
     snakemake.input.manifest,
     snakemake.params.faces,
-    ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.get("metrics")),
+    ModelOutputs.of(output.checkpoint, output.train_log, output.curve, output.predictions, output.metrics),
     snakemake.params.model,
     snakemake.params.training,
     name=snakemake.params.name,

@@ -1,15 +1,12 @@
-"""Model inputs: which clips train and evaluate, per-clip sampling, and torch datasets over the
-per-clip HDF5 artifacts of the face and audio stages (README, "Artifacts").
+"""The models' inputs as numpy arrays and torch datasets: whole per-clip artifacts of the face and
+audio stages (docs/artifacts.md), FER-2013 images, and datasets that sample them for training.
 
-Sampling rules (paper 2.1, 2.3, 2.4), each defined here once and tested:
-- VGG-LSTM: 16 faces taken every 8th frame of the 60-fps timeline (`sample_face_rows`); a timeline
-  frame without a face (-1) takes the face nearest in time (the earlier on a tie); a clip shorter
-  than 16 x 8 frames repeats its last sampled face.
-- audio LSTM: the whole standardised [n, 34] sequence (n >= 16 from the audio stage; padded here
-  again by repeating the last vector if a shorter one arrives).
-- Inception-LSTM: 8 consecutive 34x34 maps (the last map repeated when a clip has fewer).
-Training draws a random window start per step; evaluation averages the class probabilities over
-non-overlapping windows that cover the whole clip (`window_starts`).
+Each dataset item is (input tensor, target). Datasets with random windows (`StepSeeded`) draw them
+from (seed, step, index), so that a resumed run draws exactly the same windows as an uninterrupted one.
+
+The face and audio stages have whole-artifact readers of their own (`avemotion.faces.read_face_stack`,
+`avemotion.audio.read_audio_features`); the models do not import them because those modules also
+import the stages' extraction libraries, which the models' conda env does not install.
 """
 from __future__ import annotations
 
@@ -23,120 +20,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..artifacts import STATUS_OK, STATUS_QUARANTINED, read_manifest
-from ..constants import CLASSES, FER2013_IMAGE_SIZE, FER2013_LABELS
-
-CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One manifest row as the models see it: where its input is and whether it can be used."""
-
-    clip_id: str
-    split: str
-    label: str  # "" for unlabelled test clips
-    path: Path | None
-    status: str
-    reason: str
-
-    @property
-    def target(self) -> int:
-        return CLASS_INDEX[self.label] if self.label else -1
+from ..constants import FER2013_IMAGE_SIZE, FER2013_LABELS
+from .clips import CLASS_INDEX, Clip
+from .sampling import pad_to_min_length, sample_face_rows, standardize_map
 
 
-def load_clips(manifest_path: str | Path, clip_files: Mapping[str, str | Path], modality: str) -> list[Clip]:
-    """Every manifest clip with its per-clip artifact for `modality` and that artifact's status.
-
-    A clip without an artifact (e.g. no audio stream) or with a quarantined one is kept, marked
-    quarantined with a reason that names the clip: it is excluded from training and gets uniform
-    probabilities in the predictions.
-    """
-    clips = []
-    for row in read_manifest(manifest_path):
-        clip_id = row["clip_id"]
-        path = clip_files.get(clip_id)
-        if path is None:
-            status, reason = STATUS_QUARANTINED, f"{clip_id}: no {modality} artifact (has_audio={row.get('has_audio', '')})"
-        else:
-            with h5py.File(path, "r") as handle:
-                status = str(handle.attrs.get("status", STATUS_OK))
-                reason = str(handle.attrs.get("reason", ""))
-            if status != STATUS_OK:
-                reason = f"{clip_id}: {modality} quarantined: {reason}"
-        clips.append(Clip(clip_id, row["split"], row.get("label", "") or "", Path(path) if path else None, status, reason))
-    return clips
-
-
-def training_clips(clips: Sequence[Clip], train_splits: Sequence[str]) -> list[Clip]:
-    """Labelled, usable clips of the training splits (quarantined clips never train)."""
-    return [c for c in clips if c.split in train_splits and c.status == STATUS_OK and c.label]
-
-
-def files_by_clip(paths: Sequence[str | Path]) -> dict[str, Path]:
-    """{clip_id: path} for per-clip artifacts named `{clip_id}.h5`."""
-    return {Path(p).name[: -len(".h5")]: Path(p) for p in paths}
-
-
-# ---------------------------------------------------------------- sampling
-
-def nearest_face_rows(timeline: np.ndarray) -> np.ndarray:
-    """Replace each -1 of a timeline (no face at that 60-fps frame) by the face row nearest in time
-    (the earlier one on a tie). Raises if the clip has no face at all."""
-    timeline = np.asarray(timeline, dtype=np.int64)
-    valid = np.flatnonzero(timeline >= 0)
-    if valid.size == 0:
-        raise ValueError("timeline has no face")
-    positions = np.arange(timeline.size)
-    right = np.searchsorted(valid, positions).clip(0, valid.size - 1)
-    left = (right - 1).clip(0, valid.size - 1)
-    use_left = np.abs(positions - valid[left]) <= np.abs(valid[right] - positions)
-    nearest = np.where(use_left, valid[left], valid[right])
-    return timeline[nearest]
-
-
-def sample_face_rows(timeline: np.ndarray, start: int, length: int, gap: int) -> np.ndarray:
-    """Paper 2.1: face rows at timeline frames start, start+gap, ..., (length of them).
-
-    Frames past the end of the clip repeat the last frame's face (padding for short clips); frames
-    without a face take the nearest face in time.
-    """
-    filled = nearest_face_rows(timeline)
-    frames = start + gap * np.arange(length)
-    return filled[np.minimum(frames, filled.size - 1)]
-
-
-def window_starts(n_positions: int, span: int) -> list[int]:
-    """Starts of non-overlapping windows of `span` positions covering [0, n_positions); the last
-    window is aligned to the end. A clip shorter than one window has the single start 0."""
-    if n_positions <= span:
-        return [0]
-    starts = list(range(0, n_positions - span + 1, span))
-    if starts[-1] + span < n_positions:
-        starts.append(n_positions - span)
-    return starts
-
-
-def pad_to_min_length(sequence: np.ndarray, minimum: int) -> np.ndarray:
-    """Paper 2.3/2.4: copy the last element until the sequence has `minimum` elements."""
-    if len(sequence) >= minimum:
-        return sequence
-    if len(sequence) == 0:
-        raise ValueError("empty sequence")
-    return np.concatenate([sequence, np.repeat(sequence[-1:], minimum - len(sequence), axis=0)])
-
-
-# ---------------------------------------------------------------- readers
-
-def read_faces(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(faces uint8 [U, S, S, 3], timeline int [T]) of one clip."""
+def read_faces(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(faces uint8 [U, S, S, 3], timeline int [T]) of one clip's face stack."""
     with h5py.File(path, "r") as handle:
         return handle["faces"][...], handle["timeline"][...]
 
 
-def read_audio_array(path: Path, key: str) -> np.ndarray:
+def read_audio_array(path: str | Path) -> np.ndarray:
+    """One clip's audio artifact as float32: IS10 [1582], short-term [n, 34] or maps [k, 34, 34]."""
     with h5py.File(path, "r") as handle:
-        return np.asarray(handle[key][...], dtype=np.float32)
+        return np.asarray(handle["maps" if "maps" in handle else "features"][...], dtype=np.float32)
 
 
 FER2013_COLUMNS: frozenset[str] = frozenset({"emotion", "pixels"})
@@ -173,10 +71,6 @@ def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",))
     return np.stack(images) if images else np.zeros((0, 48, 48), np.uint8), np.array(targets, dtype=np.int64)
 
 
-# ---------------------------------------------------------------- datasets
-# Each dataset item is (input tensor, target). `set_step` fixes the random window of every item of
-# the next batch from (seed, step, index), so that a resumed run draws exactly the same windows.
-
 class OpenFiles:
     """Keeps per-clip HDF5 files open for reading (opened lazily, so each loader worker process opens
     its own handles); re-opening a file per item would dominate a small model's step time."""
@@ -204,6 +98,9 @@ def read_rows(dataset: h5py.Dataset, rows: np.ndarray) -> np.ndarray:
 
 
 class StepSeeded:
+    """A dataset whose random choices for item `index` come from (seed, step, index) only
+    (`training.StepIndexed` sets `step` before each item)."""
+
     seed: int = 0
     step: int = 0
 
@@ -264,7 +161,8 @@ def shift_edge(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
 class FaceFrames(Dataset, StepSeeded, OpenFiles):
     """Paper 2.1 step 2: single aligned faces (every unique face of every training clip)."""
 
-    def __init__(self, clips: Sequence[Clip], seed: int = 0, augmentation: FaceAugmentation = FaceAugmentation()) -> None:
+    def __init__(self, clips: Sequence[Clip], seed: int = 0,
+                 augmentation: FaceAugmentation = FaceAugmentation()) -> None:
         self.clips, self.seed, self.augmentation = list(clips), seed, augmentation
         self.items: list[tuple[int, int]] = []
         for clip_index, clip in enumerate(self.clips):
@@ -362,15 +260,3 @@ class MapSequences(Dataset, StepSeeded, OpenFiles):
         start = int(self.rng(index).integers(0, len(maps) - self.length + 1))
         window = standardize_map(maps[start:start + self.length], self.scale)
         return torch.from_numpy(window), clip.target
-
-
-def standardize_map(maps: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-    """Maps are standardised per feature row (34 rows = the 34 short-term features) with train stats."""
-    mean, std = scale
-    return ((maps - mean) / std).astype(np.float32)
-
-
-def feature_statistics(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std over axis 0 of the concatenated training arrays (std floored at 1e-6)."""
-    stacked = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays])
-    return stacked.mean(axis=0).astype(np.float32), np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32)

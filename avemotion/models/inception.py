@@ -6,7 +6,7 @@ Which Inception-v2: the paper cites [24] ("Rethinking the Inception architecture
 LSTM replaces the head after, "global pool", and trains the maps "as Inception-v2 on ImageNet". The
 name Inception-v2 was in common use for BN-Inception (Caffe model zoo, TF-slim's `inception_v2`), the
 network 2017-era Caffe users fine-tuned; that is what this module builds. Its solver in the paper
-config is the one [24] gives for ImageNet training (README "Models").
+config is the one [24] gives for ImageNet training (docs/models.md).
 
 Adaptation to 34x34 inputs (ImageNet's 224x224 stem would shrink a 34x34 map to 1x1 before the
 inception modules): conv1 is a 3x3 stride-1 conv (not 7x7/2) and the first max-pool is dropped, so

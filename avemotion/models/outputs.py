@@ -1,17 +1,18 @@
-"""What every model writes (README, "Artifacts"): predictions TSV, metrics JSON, train_log.csv and
-the training curve PNG.
+"""What every model writes (docs/artifacts.md): its model file, predictions TSV, metrics JSON,
+train_log.csv and the training curve PNG.
 
-Quarantined clips (issue 5 item 5, issue 11 item 5): a clip whose input for the model's modality is
-quarantined or missing gets a row with status "quarantined", the reason, and no probabilities, so
-fusion and the report see every clip. Metrics count every labelled clip of the split: a quarantined
-one has no prediction, so it is wrong in the accuracy, a miss of its true class in the recalls and
-counted in the confusion matrix's "no prediction" column (`avemotion.metrics`); `n_quarantined`
-says how many there were.
+A clip whose input for the model's modality is quarantined or missing gets a prediction row with
+status "quarantined", the reason and no probabilities, so fusion and the report see every clip.
+Metrics count every labelled clip of the split: a quarantined one has no prediction, so it is wrong
+in the accuracy, a miss of its true class in the recalls and counted in the confusion matrix's
+"no prediction" column (`avemotion.metrics`); `n_quarantined` says how many there were.
 """
 from __future__ import annotations
 
+import csv
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -19,7 +20,45 @@ import numpy as np
 
 from ..artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, write_predictions
 from ..metrics import label_indices, predicted_indices, summarize
-from .data import Clip
+from .clips import Clip
+from .training import LOG_COLUMNS
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """Where one model's artifacts go (the rule's outputs). `checkpoint` is the model file:
+    checkpoint.pt for the deep models, model.joblib for the audio SVM."""
+
+    checkpoint: Path
+    train_log: Path
+    curve: Path
+    predictions: Path
+    metrics: Path
+
+    @property
+    def resume(self) -> Path:
+        """The deep models' resume checkpoint, beside the final one until training has finished."""
+        return self.checkpoint.with_name("resume.pt")
+
+    @classmethod
+    def of(cls, checkpoint: str | Path, train_log: str | Path, curve: str | Path, predictions: str | Path,
+           metrics: str | Path) -> "ModelOutputs":
+        return cls(Path(checkpoint), Path(train_log), Path(curve), Path(predictions), Path(metrics))
+
+
+def write_evaluation(clips: Sequence[Clip], train_splits: Sequence[str], predict: Callable[[Clip], np.ndarray],
+                     log_rows: Sequence[Mapping], title: str, outputs: ModelOutputs) -> dict:
+    """Predict the clips of the evaluation splits and write predictions, metrics, train log and curve;
+    returns the metrics."""
+    splits = evaluation_splits(train_splits)
+    rows = prediction_rows(clips, splits, predict)
+    write_predictions(outputs.predictions, rows)
+    metrics = metrics_by_split(rows, splits)
+    with atomic_output(outputs.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    write_train_log(outputs.train_log, log_rows)
+    plot_curve(outputs.curve, log_rows, f"{title} (trained on {'+'.join(train_splits)})")
+    return metrics
 
 
 def evaluation_splits(train_splits: Sequence[str]) -> tuple[str, ...]:
@@ -64,23 +103,11 @@ def metrics_by_split(rows: Sequence[Mapping], splits: Sequence[str]) -> dict:
     return result
 
 
-def write_outputs(rows: Sequence[Mapping], splits: Sequence[str], predictions_path: str | Path,
-                  metrics_path: str | Path | None) -> dict:
-    write_predictions(predictions_path, rows)
-    metrics = metrics_by_split(rows, splits)
-    if metrics_path is not None:
-        with atomic_output(metrics_path) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2))
-    return metrics
-
-
 def write_train_log(path: str | Path, log_rows: Sequence[Mapping]) -> None:
     """train_log.csv: stage, step, lr, loss, accuracy (batch accuracy) per optimisation step."""
-    import csv
-
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["stage", "step", "lr", "loss", "accuracy"], lineterminator="\n")
+            writer = csv.DictWriter(handle, fieldnames=list(LOG_COLUMNS), lineterminator="\n")
             writer.writeheader()
             writer.writerows(log_rows)
 

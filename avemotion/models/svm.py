@@ -1,22 +1,18 @@
-"""Paper 2.2: an SVM on the 1582 standardised openSMILE IS10 functionals, with probability outputs;
-C and the kernel chosen by cross-validation on the training clips."""
+"""Paper 2.2: an SVM on the 1582 standardised openSMILE IS10 functionals, C and the kernel chosen by
+cross-validation on the training clips; its class probabilities are the softmax of its one-vs-rest
+decision values (`class_probabilities`)."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
-import joblib
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from ..artifacts import atomic_output
 from ..constants import N_CLASSES
-from . import data
-from .outputs import evaluation_splits, plot_curve, prediction_rows, write_outputs, write_train_log
 
 log = logging.getLogger(__name__)
 
@@ -68,32 +64,3 @@ def class_probabilities(pipeline: Pipeline, features: np.ndarray) -> np.ndarray:
     probs = np.zeros((len(features), N_CLASSES))
     probs[:, pipeline.classes_] = scores / scores.sum(axis=1, keepdims=True)
     return probs
-
-
-def predict_svm_clip(pipeline: Pipeline, is10_file: str | Path) -> np.ndarray:
-    """Class probabilities [7] of one clip from its IS10 artifact (used by training and `predict`)."""
-    return class_probabilities(pipeline, data.read_audio_array(Path(is10_file), "features")[None])[0]
-
-
-def train_audio_svm(manifest: str | Path, is10_files: Sequence[str | Path], model_path: str | Path,
-                    train_log: str | Path, curve: str | Path, predictions: str | Path,
-                    metrics: str | Path | None, model_config: Mapping, training_config: Mapping,
-                    train_splits: Sequence[str] = ("train",)) -> dict:
-    """Paper 2.2 end to end: fit on the training splits, write model.joblib, the grid-search log
-    (one row per C/kernel pair: `lr` holds C, `accuracy` the mean cv accuracy), its plot,
-    predictions and metrics."""
-    seed = int(training_config["seed"])
-    clips = data.load_clips(manifest, data.files_by_clip(is10_files), "audio is10")
-    train = data.training_clips(clips, train_splits)
-    features = np.stack([data.read_audio_array(c.path, "features") for c in train])
-    targets = np.array([c.target for c in train])
-    pipeline, log_rows = fit_svm(features, targets, model_config, seed)
-
-    splits = evaluation_splits(train_splits)
-    rows = prediction_rows(clips, splits, lambda clip: predict_svm_clip(pipeline, clip.path))
-    result = write_outputs(rows, splits, predictions, metrics)
-    write_train_log(train_log, log_rows)
-    plot_curve(curve, log_rows, f"audio_svm grid search (trained on {'+'.join(train_splits)})")
-    with atomic_output(model_path, suffix=".joblib") as tmp:
-        joblib.dump({"pipeline": pipeline, "train_splits": list(train_splits), "config": dict(model_config)}, tmp)
-    return result

@@ -1,7 +1,8 @@
-"""Small synthetic inputs in exactly the face/audio stage layouts (README, "Artifacts"), for the
-models' tests and benchmark: a class-dependent signal plus noise, so that a model can learn it."""
+"""Small synthetic inputs in exactly the face/audio stage layouts (docs/artifacts.md), for the
+models' tests and benchmarks: a class-dependent signal plus noise, so that a model can learn it."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -11,17 +12,26 @@ from ..artifacts import MANIFEST_COLUMNS, set_status, write_tsv
 from ..constants import AUDIO_MAP_SIZE, CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES
 
 
-def write_corpus(root: str | Path, per_class: dict[str, int] | None = None, face_size: int = 32,
-                 n_timeline: int = 150, seed: int = 0, quarantine: tuple[str, ...] = ()) -> dict[str, list[Path]]:
-    """Write results/manifest.tsv, faces/a, audio/{is10,shortterm,maps} under `root`.
+@dataclass
+class SyntheticCorpus:
+    """A written corpus: its manifest and, per artifact kind, the files as {clip_id: path}."""
 
-    `quarantine`: clip ids whose artifacts are written with status "quarantined". Returns the
-    per-clip file lists by artifact kind ("faces", "is10", "shortterm", "maps") and the manifest path.
-    """
+    manifest: Path
+    faces: dict[str, Path] = field(default_factory=dict)
+    is10: dict[str, Path] = field(default_factory=dict)
+    shortterm: dict[str, Path] = field(default_factory=dict)
+    maps: dict[str, Path] = field(default_factory=dict)
+
+
+def write_corpus(root: str | Path, per_class: dict[str, int] | None = None, face_size: int = 32,
+                 n_timeline: int = 150, seed: int = 0, quarantine: tuple[str, ...] = ()) -> SyntheticCorpus:
+    """Write manifest.tsv, faces/a, audio/{is10,shortterm,maps} under `root`: `per_class` clips of
+    each class per split. `quarantine`: clip ids whose artifacts are written with status "quarantined"."""
     root = Path(root)
     per_class = per_class or {"train": 4, "val": 2, "test": 2}
     rng = np.random.default_rng(seed)
-    rows, files = [], {"faces": [], "is10": [], "shortterm": [], "maps": []}
+    rows = []
+    corpus = SyntheticCorpus(root / "manifest.tsv")
     for split, count in per_class.items():
         for class_index, label in enumerate(CLASSES):
             for k in range(count):
@@ -30,19 +40,17 @@ def write_corpus(root: str | Path, per_class: dict[str, int] | None = None, face
                              "dataset": "synthetic", "duration_s": n_timeline / 60, "fps": 30.0,
                              "n_frames": n_timeline // 2, "width": 64, "height": 64, "has_audio": True})
                 status = ("quarantined", f"{clip_id}: synthetic quarantine") if clip_id in quarantine else ("ok", "")
-                files["faces"].append(_write_faces(root / "faces" / "a" / f"{clip_id}.h5", class_index, face_size,
-                                                   n_timeline, rng, status))
-                files["is10"].append(_write_array(root / "audio" / "is10" / f"{clip_id}.h5", "features",
-                                                  _signal((IS10_DIM,), class_index, rng), status))
+                corpus.faces[clip_id] = _write_faces(root / "faces" / "a" / f"{clip_id}.h5", class_index, face_size,
+                                                     n_timeline, rng, status)
+                corpus.is10[clip_id] = _write_array(root / "audio" / "is10" / f"{clip_id}.h5", "features",
+                                                    _signal((IS10_DIM,), class_index, rng), status)
                 n = int(rng.integers(12, 40))
-                files["shortterm"].append(_write_array(root / "audio" / "shortterm" / f"{clip_id}.h5", "features",
-                                                       _signal((n, N_SHORT_TERM_FEATURES), class_index, rng), status))
+                corpus.shortterm[clip_id] = _write_array(root / "audio" / "shortterm" / f"{clip_id}.h5", "features",
+                                                         _signal((n, N_SHORT_TERM_FEATURES), class_index, rng), status)
                 maps = _signal((int(rng.integers(8, 12)), AUDIO_MAP_SIZE, AUDIO_MAP_SIZE), class_index, rng)
-                files["maps"].append(_write_array(root / "audio" / "maps" / f"{clip_id}.h5", "maps", maps, status))
-    manifest = root / "manifest.tsv"
-    write_tsv(manifest, MANIFEST_COLUMNS, rows)
-    files["manifest"] = [manifest]
-    return files
+                corpus.maps[clip_id] = _write_array(root / "audio" / "maps" / f"{clip_id}.h5", "maps", maps, status)
+    write_tsv(corpus.manifest, MANIFEST_COLUMNS, rows)
+    return corpus
 
 
 def _signal(shape: tuple[int, ...], class_index: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,7 +9,7 @@ Checkpoints go to `resume.pt` beside the final checkpoint every `checkpoint_ever
 file + rename) and carry a fingerprint of the settings and training clips: a resume file written
 under other settings is ignored, never silently continued.
 
-Progress (issue 15 item 4): every stage logs step, loss, learning rate, steps/s and ETA every
+Progress: every stage logs step, loss, learning rate, steps/s and ETA every
 `PROGRESS_EVERY_S` seconds or `PROGRESS_EVERY_STEPS` steps, whichever comes first (and at its first
 and last step), shows a tqdm bar when stderr is a terminal, and appends each step's row to
 train_log.csv as it goes (flushed), so a killed job leaves its curve so far.
@@ -17,6 +17,7 @@ train_log.csv as it goes (flushed), so a killed job leaves its curve so far.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import logging
@@ -201,7 +202,7 @@ def forward(model: nn.Module, inputs: Any) -> torch.Tensor:
 
 
 def autocast(device: torch.device):
-    """bf16 autocast on CUDA (issue 5 item 6); full fp32 on CPU for exact reproducibility."""
+    """bf16 autocast on CUDA (for speed); full fp32 on CPU for exact reproducibility."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -271,8 +272,6 @@ class LiveTrainLog:
         self._write("a", [row])
 
     def _write(self, mode: str, rows: Sequence[Mapping], header: bool = False) -> None:
-        import csv
-
         with open(self.path, mode, newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(LOG_COLUMNS), lineterminator="\n")
             if header:

@@ -3,14 +3,9 @@
 The layer builder follows the classic `cfg` list + `make_layers` pattern. A width multiplier scales
 every conv and fc width (1.0 = the paper's VGG-16; the demo config uses a narrow net).
 
-VGG-Face initialisation (paper 2.1, [21]): `load_vgg_face_weights` (from `avemotion.models.vgg_face`)
-reads, detected by content, pytorch-mcn's ``vgg_face_dag.pth``, keras-vggface's
-``rcmalli_vggface_tf_vgg16.h5`` (or ``_notop_``: convs only), MatConvNet's ``vgg_face.mat``, Caffe's
-``VGG_FACE.caffemodel``, or a torch state_dict in this module's layout (`VGG_FACE_KEYS`:
-``features.{i}.weight/bias`` for the 13 convs at the indices `make_layers` gives them and
-``fc6/fc7.weight/bias``). Each file's channel order and mean are applied on loading: conv1_1 of a
-BGR file is turned to RGB input and the model's `mean` buffer takes the file's mean, so the model
-always takes RGB 0..255. The last layer (fc8) is never loaded: it is re-initialised for the 7 emotions.
+The model always takes RGB 0..255 images and subtracts its `mean` buffer (VGG-Face's [21] RGB mean
+until `avemotion.models.vgg_face.load_vgg_face_weights` sets the mean of the VGG-Face file it loads;
+the buffer is saved with the model's state_dict).
 """
 from __future__ import annotations
 
@@ -29,10 +24,7 @@ from ..constants import (
     VGG_LAST_LAYER_LR_MULTIPLIER,
 )
 from .heads import LSTMClassifier
-from .vgg_face import load_vgg_face_weights, vgg_face_format  # noqa: F401  (re-exported)
 
-# Per-channel mean of 0..255 RGB input: VGG-Face's [21] until a VGG-Face file sets its own.
-RGB_MEAN = VGG_FACE_RGB_MEAN
 # "mean": subtract RGB_MEAN (VGG-Face's preprocessing, paper 2.1); "standardize": grey z-score per face.
 INPUT_NORMALIZATIONS: tuple[str, ...] = ("mean", "standardize")
 
@@ -94,13 +86,8 @@ class VGG16(nn.Module):
         self.fc8 = nn.Linear(fc_width, n_classes)
         self.dropout = nn.Dropout(dropout)
         # Persistent: the mean of the VGG-Face file the net started from travels with its checkpoints.
-        self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(VGG_FACE_RGB_MEAN).view(1, 3, 1, 1))
         init_vgg_weights(self)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Checkpoints written before the mean was saved load with the default mean.
-        state_dict.setdefault(prefix + "mean", self.mean)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         images = images.float()
@@ -166,12 +153,6 @@ def vgg_param_groups(model: nn.Module, base_lr: float, last_layer: nn.Module,
         {"params": list(last_layer.parameters()), "lr": base_lr * multiplier, "lr_multiplier": multiplier,
          "name": "last_layer"},
     ]
-
-
-VGG_FACE_KEYS: tuple[str, ...] = tuple(
-    [f"features.{i}.{kind}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for kind in ("weight", "bias")]
-    + [f"{layer}.{kind}" for layer in ("fc6", "fc7") for kind in ("weight", "bias")]
-)
 
 
 class VGGLSTM(nn.Module):

@@ -18,25 +18,16 @@ Accepted (`FORMATS`), each with the input convention of its release, which is ap
 - ``caffe``: ``VGG_FACE.caffemodel`` (protobuf NetParameter with V1 ``layers`` or ``layer``; BlobProto with
   ``shape`` or the legacy num/channels/height/width), read by a small wire-format reader. Weights as torch;
   BGR; the mean is not in the file: the release's RGB mean is used.
-- ``torch-state-dict``: a torch state_dict in this package's own VGG16 layout (``features.N.weight``,
-  ``fc6.weight`` ...; see `avemotion.models.vgg.VGG_FACE_KEYS`), RGB, the model's mean (or the file's
-  ``mean`` when it holds one).
+- ``torch-state-dict``: a torch state_dict in `avemotion.models.vgg.VGG16`'s own layout (``features.N.weight``,
+  ``fc6.weight`` ...; `VGG_FACE_KEYS`), RGB, the model's mean (or the file's ``mean`` when it holds one).
 
-fc8 is never loaded (paper 2.1: re-initialised for the 7 emotions).
+fc8 is never loaded (paper 2.1: re-initialised for the 7 emotions). The loader reads and sets only the
+model's `features`, `fc6`, `fc7` and `mean`.
 """
 from __future__ import annotations
 
-from .caffe import read_caffe
-from .detect import ACCEPTED_FILES, FORMATS, HEADER_BYTES, vgg_face_format
-from .keras_h5 import HDF5_SIGNATURE, read_keras_h5
-from .layout import CONV_NAMES, FC_NAMES, FileTensor, VGGFaceFile, hwio_to_linear
-from .load import READERS, fc6_input_shape, load_vgg_face_weights, vgg16_state
-from .matconvnet import MAT5_HEADER, MAT73_HEADER, read_matconvnet
-from .torch_files import ZIP_SIGNATURE, read_torch
+from .detect import FORMATS, vgg_face_format
+from .layout import CONV_NAMES, VGG_FACE_KEYS
+from .load import load_vgg_face_weights
 
-__all__ = [
-    "ACCEPTED_FILES", "CONV_NAMES", "FC_NAMES", "FORMATS", "HDF5_SIGNATURE", "HEADER_BYTES", "MAT5_HEADER",
-    "MAT73_HEADER", "READERS", "ZIP_SIGNATURE", "FileTensor", "VGGFaceFile", "fc6_input_shape",
-    "hwio_to_linear", "load_vgg_face_weights", "read_caffe", "read_keras_h5", "read_matconvnet", "read_torch",
-    "vgg16_state", "vgg_face_format",
-]
+__all__ = ["CONV_NAMES", "FORMATS", "VGG_FACE_KEYS", "load_vgg_face_weights", "vgg_face_format"]

@@ -13,6 +13,13 @@ CONV_NAMES: tuple[str, ...] = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv
                                "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3")
 FC_NAMES: tuple[str, ...] = ("fc6", "fc7")  # fc8 is the class layer: never loaded
 
+# The same layers under the keys of `VGG16`'s own state_dict (the ``torch-state-dict`` format): the 13
+# convs at the indices `make_layers` gives them in the plain (no batch norm) VGG-16, then fc6 and fc7.
+VGG_FACE_KEYS: tuple[str, ...] = tuple(
+    [f"features.{i}.{kind}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28) for kind in ("weight", "bias")]
+    + [f"{layer}.{kind}" for layer in FC_NAMES for kind in ("weight", "bias")]
+)
+
 
 @dataclass(frozen=True)
 class FileTensor:

@@ -9,7 +9,7 @@ from typing import Mapping
 import torch
 
 from ...constants import VGG_FACE_RGB_MEAN
-from .layout import FileTensor, VGGFaceFile, layer_names, require_tensors
+from .layout import VGG_FACE_KEYS, FileTensor, VGGFaceFile, layer_names, require_tensors
 
 ZIP_SIGNATURE = b"PK\x03\x04"
 
@@ -59,8 +59,6 @@ def _torch_dag(path: Path, state: Mapping[str, torch.Tensor]) -> VGGFaceFile:
 
 
 def _torch_own_layout(path: Path, state: Mapping[str, torch.Tensor]) -> VGGFaceFile:
-    from ..vgg import VGG_FACE_KEYS  # imported here: vgg.py imports this package
-
     missing = [key for key in VGG_FACE_KEYS if key not in state]
     if missing:
         raise ValueError(f"{path}: VGG-Face state_dict lacks {missing[:4]}{'...' if len(missing) > 4 else ''}")
