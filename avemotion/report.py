@@ -11,18 +11,18 @@ Unlabelled clips (AFEW's Test_AFEW/) are predicted but never scored: summary.md 
 the clips, the labelled (scored) ones and the unlabelled (predicted only) ones, and lists the EmotiW
 submission (`avemotion.submission`: the fused test predictions, class counts, clips without one).
 
-Files written to `results/report/`: `summary.md`, `summary.tsv` (the side-by-side table),
-`clips.tsv`, `confusion_{model}.png`.
+`build_report` reads the run's files once into a `ReportTable` (every input clip with its row in
+each stage index and each model's prediction) and derives every file from it: `summary.md`,
+`summary.tsv` (the side-by-side table), `clips.tsv`, `confusion_{model}.png`.
 """
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -40,8 +40,7 @@ from .constants import (
     PAPER_VAL_ACCURACY,
     PAPER_VAL_UAR,
 )
-from .fusion import fuse_probabilities, fused_classes, load_predictions
-from .submission import SUBMISSION_SPLIT
+from .fusion import align_predictions, fuse_probabilities, fused_classes
 from .metrics import (
     CONFUSION_COLUMNS,
     NO_PREDICTION_LABEL,
@@ -53,19 +52,209 @@ from .metrics import (
     predicted_indices,
     summarize,
 )
+from .submission import SUBMISSION_SPLIT, SubmissionEntry, class_counts
 
-log = logging.getLogger(__name__)
+StrPath = str | os.PathLike
 
 REPORT_SPLITS: tuple[str, ...] = ("val", "test")
+PROBE_STAGE = "probe"
 CLIP_STATUS_DONE = "done"
 CLIP_STATUS_SKIPPED = "skipped"
 CLIP_STATUS_MISSING = "missing"
 CLIP_STATUS_NOT_APPLICABLE = "n/a"
+CLIP_STATUSES: tuple[str, ...] = (
+    CLIP_STATUS_DONE, STATUS_QUARANTINED, CLIP_STATUS_SKIPPED, CLIP_STATUS_MISSING, CLIP_STATUS_NOT_APPLICABLE,
+)
 MAX_LISTED_QUARANTINED = 50
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "model", "split", "n", "n_quarantined", "n_no_prediction", "accuracy", "accuracy_low", "accuracy_high",
     "uar", "uar_low", "uar_high", "paper_accuracy", "paper_uar",
 )
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """The files the report reads and the settings it scores with."""
+
+    predictions: Mapping[str, StrPath]  # model -> results/predictions/{model}.tsv, in table order, fusion last
+    weights: StrPath  # results/fusion/weights.json
+    manifest: StrPath
+    quarantine: StrPath  # the files quarantined before the models (probe, dataset)
+    stage_indices: Mapping[str, StrPath] = field(default_factory=dict)  # only the stages this run has
+    submission_table: StrPath | None = None  # the EmotiW submission's predictions.tsv, listed when given
+    bootstrap_samples: int = 1000
+    seed: int = 0
+    # config["models"]["vgg_lstm"]'s vgg_face_weights, fer2013_csv, fer_iterations (`vgg_lstm_deviation`)
+    vgg_lstm_init: Mapping[str, Any] | None = None
+    paper_deviations: Sequence[str] = ()  # the run's settings that differ from the paper's
+
+    @classmethod
+    def from_snakemake(cls, snakemake: Any) -> ReportInputs:
+        """The inputs of rule `report`: `predictions` in the order of params `models`, optional
+        `index_<stage>` and `submission` inputs, params `report` (bootstrap_samples, seed)."""
+        prefix = "index_"
+        return cls(
+            predictions=dict(zip(snakemake.params.models, snakemake.input.predictions)),
+            weights=snakemake.input.weights,
+            manifest=snakemake.input.manifest,
+            quarantine=snakemake.input.quarantine,
+            stage_indices={name[len(prefix):]: path for name, path in snakemake.input.items()
+                           if name.startswith(prefix)},
+            submission_table=snakemake.input.get("submission"),
+            bootstrap_samples=snakemake.params.report["bootstrap_samples"],
+            seed=snakemake.params.report["seed"],
+            vgg_lstm_init=snakemake.params.vgg_lstm_init,
+            paper_deviations=tuple(snakemake.params.paper_deviations),
+        )
+
+
+@dataclass(frozen=True)
+class ReportOutputs:
+    """The files the report writes."""
+
+    summary_md: StrPath
+    summary_tsv: StrPath
+    clips_tsv: StrPath
+    confusion_pngs: Mapping[str, StrPath] = field(default_factory=dict)  # model -> PNG; others get none
+
+    @classmethod
+    def from_snakemake(cls, snakemake: Any) -> ReportOutputs:
+        return cls(
+            summary_md=snakemake.output.summary,
+            summary_tsv=snakemake.output.table,
+            clips_tsv=snakemake.output.clips,
+            confusion_pngs=dict(zip(snakemake.params.models, snakemake.output.confusions)),
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One model's row for one clip (`results/predictions/{model}.tsv`)."""
+
+    clip_id: str
+    split: str
+    label: str  # "" for an unlabelled clip
+    probs: np.ndarray | None  # 7 probabilities in CLASSES order; None where the model could not see the clip
+    status: str
+    reason: str
+
+    @property
+    def quarantined(self) -> bool:
+        return self.status == STATUS_QUARANTINED
+
+    @property
+    def seen(self) -> bool:
+        return self.status == STATUS_OK and self.probs is not None
+
+    @property
+    def predicted_class(self) -> str:
+        return NO_PREDICTION_LABEL if self.probs is None else CLASSES[predicted_index(self.probs)]
+
+    def as_row(self) -> dict[str, object]:
+        """The row as `read_predictions` gives it (what `fusion.align_predictions` takes)."""
+        return {"clip_id": self.clip_id, "split": self.split, "label": self.label, "probs": self.probs,
+                "status": self.status, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """A clip's row in a stage index; an index without a status column marks every clip it lists done."""
+
+    quarantined: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportClip:
+    """One input clip: a manifest row, or a file quarantined before the models (quarantine.tsv), which
+    reaches no stage index and no model."""
+
+    clip_id: str
+    split: str
+    label: str
+    path: str
+    stage_rows: Mapping[str, StageRow]  # stage -> its index row; stages that do not list the clip are absent
+    predictions: Mapping[str, Prediction]  # model -> its row; models whose table lacks the clip are absent
+    quarantined_at: str = ""  # the quarantine.tsv stage (probe, dataset) that kept the clip out
+    quarantine_reason: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionTable:
+    """The EmotiW submission's predictions.tsv (`avemotion.submission`) and the folder it lies in."""
+
+    folder_name: str
+    entries: tuple[SubmissionEntry, ...]
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """The run's results, read once: every input clip x every stage and model, and each model's
+    predictions in its table's row order (the order the bootstrap resamples, so the intervals do not
+    depend on how the clips are joined)."""
+
+    stages: tuple[str, ...]  # the stage indices read, in the order given
+    models: tuple[str, ...]  # in table order, fusion last
+    clips: tuple[ReportClip, ...]  # manifest order, then quarantine.tsv order
+    predictions: Mapping[str, tuple[Prediction, ...]]
+    weights: Mapping[str, Any]  # results/fusion/weights.json
+    submission: SubmissionTable | None
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The columns of clips.tsv: the probe, the stage indices, the models."""
+        return (PROBE_STAGE, *self.stages, *self.models)
+
+
+def read_report_table(inputs: ReportInputs) -> ReportTable:
+    """Read every file the report shows, each once."""
+    predictions = {model: tuple(_prediction(row) for row in read_predictions(path))
+                   for model, path in inputs.predictions.items()}
+    predictions_by_clip = {model: {p.clip_id: p for p in rows} for model, rows in predictions.items()}
+    stage_rows = {stage: {row["clip_id"]: _stage_row(row) for row in read_tsv(path)}
+                  for stage, path in inputs.stage_indices.items()}
+    clips = [_manifest_clip(row, stage_rows=stage_rows, predictions_by_clip=predictions_by_clip)
+             for row in read_tsv(inputs.manifest)]
+    clips += [_quarantined_clip(row) for row in read_tsv(inputs.quarantine)]
+    submission = None if inputs.submission_table is None else _read_submission(inputs.submission_table)
+    return ReportTable(
+        stages=tuple(inputs.stage_indices), models=tuple(inputs.predictions), clips=tuple(clips),
+        predictions=predictions, weights=json.loads(Path(inputs.weights).read_text()), submission=submission,
+    )
+
+
+def _manifest_clip(row: Mapping[str, str], *, stage_rows: Mapping[str, Mapping[str, StageRow]],
+                   predictions_by_clip: Mapping[str, Mapping[str, Prediction]]) -> ReportClip:
+    clip_id = row["clip_id"]
+    return ReportClip(
+        clip_id=clip_id, split=row.get("split", ""), label=row.get("label", ""), path=row.get("path", ""),
+        stage_rows={stage: rows[clip_id] for stage, rows in stage_rows.items() if clip_id in rows},
+        predictions={model: rows[clip_id] for model, rows in predictions_by_clip.items() if clip_id in rows},
+    )
+
+
+def _quarantined_clip(row: Mapping[str, str]) -> ReportClip:
+    return ReportClip(
+        clip_id=row["clip_id"], split=row.get("split", ""), label=row.get("label", ""), path=row.get("path", ""),
+        stage_rows={}, predictions={}, quarantined_at=row.get("stage", PROBE_STAGE) or PROBE_STAGE,
+        quarantine_reason=row.get("reason", ""),
+    )
+
+
+def _read_submission(path: StrPath) -> SubmissionTable:
+    entries = tuple(SubmissionEntry(row["clip_id"], row["class"], row.get("label", ""), row.get("reason", ""),
+                                    row.get("quarantined_at", "")) for row in read_tsv(path))
+    return SubmissionTable(folder_name=Path(path).parent.name, entries=entries)
+
+
+def _prediction(row: Mapping[str, Any]) -> Prediction:
+    return Prediction(clip_id=str(row["clip_id"]), split=row["split"], label=row["label"], probs=row["probs"],
+                      status=row["status"], reason=str(row["reason"] or ""))
+
+
+def _stage_row(row: Mapping[str, str]) -> StageRow:
+    status = row.get("status", STATUS_OK) or STATUS_OK
+    return StageRow(quarantined=status == STATUS_QUARANTINED, reason=row.get("reason", "") or "")
 
 
 @dataclass
@@ -104,14 +293,14 @@ def paper_confusion(model: str, split: str) -> np.ndarray | None:
     return np.array(PAPER_CONFUSION_PERCENT[model], dtype=float)
 
 
-def score_split(model: str, split: str, rows: Sequence[Mapping[str, object]], n_resamples: int,
+def score_split(predictions: Sequence[Prediction], *, model: str, split: str, n_resamples: int,
                 seed: int) -> SplitScores | None:
-    """Scores of the labelled rows of one split; None when the split has no labelled clip."""
-    labelled = [row for row in rows if row["split"] == split and row["label"]]
+    """Scores of the labelled predictions of one split; None when the split has no labelled clip."""
+    labelled = [p for p in predictions if p.split == split and p.label]
     if not labelled:
         return None
-    true = label_indices([str(row["label"]) for row in labelled])
-    predicted = predicted_indices([row["probs"] for row in labelled])
+    true = label_indices([p.label for p in labelled])
+    predicted = predicted_indices([p.probs for p in labelled])
     summary = summarize(true, predicted)
     intervals = bootstrap_confidence_intervals(true, predicted, n_resamples=n_resamples, seed=seed,
                                                confidence=BOOTSTRAP_CONFIDENCE)
@@ -119,7 +308,7 @@ def score_split(model: str, split: str, rows: Sequence[Mapping[str, object]], n_
         model=model,
         split=split,
         n=len(labelled),
-        n_quarantined=sum(1 for row in labelled if row["status"] != STATUS_OK),
+        n_quarantined=sum(1 for p in labelled if p.status != STATUS_OK),
         n_no_prediction=int(summary["n_no_prediction"]),
         accuracy=float(summary["accuracy"]),
         uar=float(summary["uar"]),
@@ -127,6 +316,33 @@ def score_split(model: str, split: str, rows: Sequence[Mapping[str, object]], n_
         uar_interval=intervals["uar"],
         confusion=np.array(summary["confusion"]),
     )
+
+
+def score_models(table: ReportTable, *, n_resamples: int, seed: int) -> dict[str, dict[str, SplitScores]]:
+    """Every model's scores on each split that has labelled clips, in table order."""
+    scores: dict[str, dict[str, SplitScores]] = {}
+    for model in table.models:
+        by_split = {split: score_split(table.predictions[model], model=model, split=split,
+                                       n_resamples=n_resamples, seed=seed) for split in REPORT_SPLITS}
+        scores[model] = {split: s for split, s in by_split.items() if s is not None}
+    return scores
+
+
+def summary_tsv_rows(scores: Mapping[str, Mapping[str, SplitScores]]) -> list[dict[str, object]]:
+    rows = []
+    for model, by_split in scores.items():
+        for split, s in by_split.items():
+            paper_accuracy, paper_uar = paper_scores(model, split)
+            rows.append({
+                "model": model, "split": split, "n": s.n, "n_quarantined": s.n_quarantined,
+                "n_no_prediction": s.n_no_prediction,
+                "accuracy": s.accuracy, "accuracy_low": s.accuracy_interval[0],
+                "accuracy_high": s.accuracy_interval[1], "uar": s.uar, "uar_low": s.uar_interval[0],
+                "uar_high": s.uar_interval[1],
+                "paper_accuracy": "" if paper_accuracy is None else paper_accuracy / 100,
+                "paper_uar": "" if paper_uar is None else paper_uar / 100,
+            })
+    return rows
 
 
 def _percent(value: float | None, digits: int = 2) -> str:
@@ -163,7 +379,7 @@ def confusion_markdown(ours: np.ndarray, paper: np.ndarray | None) -> str:
     return markdown_table(["true \\ predicted"] + list(CONFUSION_COLUMNS), rows)
 
 
-def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitScores]) -> None:
+def plot_confusions(path: StrPath, *, model: str, scores: Sequence[SplitScores]) -> None:
     """PNG heatmaps: ours per scored split (7 x 8, the last column "no prediction"), then the
     paper's table for this model (7 x 7), if any."""
     import matplotlib
@@ -172,7 +388,8 @@ def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitS
     import matplotlib.pyplot as plt
 
     panels: list[tuple[str, np.ndarray]] = [
-        (f"ours, {s.split} (n={s.n}, {s.n_no_prediction} without prediction)\nacc {_percent(s.accuracy, 1)} %, UAR {_percent(s.uar, 1)} %",
+        (f"ours, {s.split} (n={s.n}, {s.n_no_prediction} without prediction)\n"
+         f"acc {_percent(s.accuracy, 1)} %, UAR {_percent(s.uar, 1)} %",
          s.confusion_percent)
         for s in scores
     ]
@@ -206,85 +423,84 @@ def plot_confusions(path: str | os.PathLike, model: str, scores: Sequence[SplitS
     plt.close(figure)
 
 
-def clip_status_table(
-    manifest_path: str | os.PathLike,
-    quarantine_path: str | os.PathLike,
-    stage_index_paths: Mapping[str, str | os.PathLike],
-    prediction_paths: Mapping[str, str | os.PathLike],
-) -> tuple[list[str], list[dict[str, str]]]:
-    """Every input clip (manifest + probe quarantine) with its status and reason per stage.
+@dataclass(frozen=True)
+class StageStatus:
+    """A clip at one stage: done, quarantined, skipped (quarantined before it), missing (not listed)
+    or n/a (a train clip at a model)."""
 
-    Stage indices are optional: a stage whose index is not given is left out. An index without a
-    status column counts every listed clip as done. Prediction tables cover val and test clips only;
-    each model also gets a `{model}_predicted` column: the predicted class, or "no prediction" for a
-    clip it could not see (scored as a miss).
-    """
-    stages = ["probe"] + list(stage_index_paths) + list(prediction_paths)
+    stage: str
+    status: str
+    reason: str
+    predicted: str | None = None  # a model's class, "no prediction", or "" without a row; None: not a model
+
+
+@dataclass(frozen=True)
+class ClipStatus:
+    """A clip's row of clips.tsv: its status at every stage, in `ReportTable.stage_names` order."""
+
+    clip: ReportClip
+    stages: tuple[StageStatus, ...]
+
+    def row(self) -> dict[str, str]:
+        row = {"clip_id": self.clip.clip_id, "split": self.clip.split, "label": self.clip.label,
+               "path": self.clip.path}
+        for stage in self.stages:
+            row[f"{stage.stage}_status"], row[f"{stage.stage}_reason"] = stage.status, stage.reason
+            if stage.predicted is not None:
+                row[f"{stage.stage}_predicted"] = stage.predicted
+        return row
+
+
+def clips_tsv_columns(table: ReportTable) -> list[str]:
+    """clips.tsv's columns: the clip, then per stage its status and reason (and a model's
+    `{model}_predicted`: the predicted class, or "no prediction" for a clip it could not see)."""
     columns = ["clip_id", "split", "label", "path"]
-    for stage in stages:
+    for stage in table.stage_names:
         columns += [f"{stage}_status", f"{stage}_reason"]
-        if stage in prediction_paths:
+        if stage in table.models:
             columns.append(f"{stage}_predicted")
-    indices: dict[str, dict[str, Mapping[str, object]]] = {}
-    for stage, path in stage_index_paths.items():
-        indices[stage] = {row["clip_id"]: row for row in read_tsv(path)}
-    for model, path in prediction_paths.items():
-        indices[model] = {str(row["clip_id"]): row for row in read_predictions(path)}
-
-    table = []
-    for row in read_tsv(manifest_path):
-        clip_id = row["clip_id"]
-        entry = {"clip_id": clip_id, "split": row.get("split", ""), "label": row.get("label", ""),
-                 "path": row.get("path", ""), "probe_status": CLIP_STATUS_DONE, "probe_reason": ""}
-        excluded_by = ""
-        for stage in stages[1:]:
-            stage_row = indices[stage].get(clip_id)
-            if stage in prediction_paths and entry["split"] not in REPORT_SPLITS:
-                status, reason = CLIP_STATUS_NOT_APPLICABLE, f"{entry['split']} split is not predicted"
-            elif stage_row is None:
-                status = CLIP_STATUS_SKIPPED if excluded_by else CLIP_STATUS_MISSING
-                reason = f"quarantined at {excluded_by}" if excluded_by else f"not listed by {stage}"
-            else:
-                quarantined = str(stage_row.get("status", STATUS_OK) or STATUS_OK) == STATUS_QUARANTINED
-                status = STATUS_QUARANTINED if quarantined else CLIP_STATUS_DONE
-                reason = str(stage_row.get("reason", "") or "")
-            entry[f"{stage}_status"], entry[f"{stage}_reason"] = status, reason
-            if stage in prediction_paths:
-                entry[f"{stage}_predicted"] = "" if stage_row is None else _predicted_label(stage_row["probs"])
-        table.append(entry)
-    for row in read_tsv(quarantine_path):
-        stage = row.get("stage", "probe") or "probe"
-        reason = row.get("reason", "")
-        entry = {"clip_id": row["clip_id"], "split": row.get("split", ""), "label": row.get("label", ""),
-                 "path": row.get("path", ""), "probe_status": STATUS_QUARANTINED,
-                 "probe_reason": reason if stage == "probe" else f"{stage}: {reason}"}
-        for later in stages[1:]:
-            entry[f"{later}_status"], entry[f"{later}_reason"] = CLIP_STATUS_SKIPPED, "quarantined at probe"
-            if later in prediction_paths:
-                entry[f"{later}_predicted"] = ""
-        table.append(entry)
-    return columns, table
+    return columns
 
 
-def _predicted_label(probs: np.ndarray | None) -> str:
-    return NO_PREDICTION_LABEL if probs is None else CLASSES[predicted_index(probs)]
+def clip_statuses(table: ReportTable) -> list[ClipStatus]:
+    """Every input clip's status per stage. Prediction tables cover the val and test clips only."""
+    return [ClipStatus(clip=clip, stages=_stage_statuses(clip, stages=table.stages, models=table.models))
+            for clip in table.clips]
 
 
-def _status_counts(columns: Sequence[str], table: Sequence[Mapping[str, str]]) -> list[list[object]]:
-    rows = []
-    for column in columns:
-        if not column.endswith("_status"):
-            continue
-        values = [entry[column] for entry in table]
-        rows.append([column[: -len("_status")]] + [values.count(s) for s in (
-            CLIP_STATUS_DONE, STATUS_QUARANTINED, CLIP_STATUS_SKIPPED, CLIP_STATUS_MISSING, CLIP_STATUS_NOT_APPLICABLE)])
-    return rows
+def _stage_statuses(clip: ReportClip, *, stages: Sequence[str], models: Sequence[str]) -> tuple[StageStatus, ...]:
+    if clip.quarantined_at:
+        reason = (clip.quarantine_reason if clip.quarantined_at == PROBE_STAGE
+                  else f"{clip.quarantined_at}: {clip.quarantine_reason}")
+        skipped = [StageStatus(stage, CLIP_STATUS_SKIPPED, f"quarantined at {PROBE_STAGE}",
+                               predicted="" if stage in models else None) for stage in (*stages, *models)]
+        return (StageStatus(PROBE_STAGE, STATUS_QUARANTINED, reason), *skipped)
+    statuses = [StageStatus(PROBE_STAGE, CLIP_STATUS_DONE, "")]
+    for stage in stages:
+        row = clip.stage_rows.get(stage)
+        statuses.append(StageStatus(stage, _listed_status(row.quarantined), row.reason) if row is not None
+                        else StageStatus(stage, CLIP_STATUS_MISSING, f"not listed by {stage}"))
+    for model in models:
+        prediction = clip.predictions.get(model)
+        if clip.split not in REPORT_SPLITS:
+            status, reason = CLIP_STATUS_NOT_APPLICABLE, f"{clip.split} split is not predicted"
+        elif prediction is None:
+            status, reason = CLIP_STATUS_MISSING, f"not listed by {model}"
+        else:
+            status, reason = _listed_status(prediction.quarantined), prediction.reason
+        predicted = "" if prediction is None else prediction.predicted_class
+        statuses.append(StageStatus(model, status, reason, predicted=predicted))
+    return tuple(statuses)
 
 
-def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping[str, str | os.PathLike],
-                        n_resamples: int, seed: int) -> str:
+def _listed_status(quarantined: bool) -> str:
+    return STATUS_QUARANTINED if quarantined else CLIP_STATUS_DONE
+
+
+def fusion_gain_section(weights: Mapping[str, Any], predictions: Mapping[str, Sequence[Prediction]], *,
+                        n_resamples: int, seed: int) -> list[str]:
     """How much the grid-searched weights gain over equal weights on val, with a paired bootstrap."""
-    models = [m for m in weights["models"]]
+    models = list(weights["models"])
     lines = ["## Decision fusion (paper 3.2)", ""]
     lines.append(markdown_table(["model", "weight"], [[m, f"{weights['weights'][m]:.2f}"] for m in models]))
     lines.append("")
@@ -293,11 +509,11 @@ def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping
                  + (" (fused test rows come from the models retrained on train+val)." if weights.get("refit") else "."))
     lines.append("")
     grid, equal = weights["val"], weights["equal_weights_val"]
-    if grid["accuracy"] is None or not all(m in prediction_paths for m in models):
+    if grid["accuracy"] is None or not all(m in predictions for m in models):
         lines.append("No labelled validation clips: no gain over equal weights can be measured.")
-        return "\n".join(lines)
-    predictions = load_predictions({m: prediction_paths[m] for m in models})
-    val = predictions.subset((predictions.splits == "val") & (predictions.labels != ""))
+        return lines + [""]
+    aligned = align_predictions({m: [p.as_row() for p in predictions[m]] for m in models})
+    val = aligned.subset((aligned.splits == "val") & (aligned.labels != ""))
     true = label_indices(list(val.labels))
     grid_weights = np.array([weights["weights"][m] for m in models])
     grid_predicted = fused_classes(fuse_probabilities(val.probs, val.ok, grid_weights))
@@ -324,7 +540,7 @@ def fusion_gain_section(weights: Mapping[str, object], prediction_paths: Mapping
               f"weights when all of them have weight 0), in the grid search as in the fused predictions: "
               f"{partial} of these val clips were not seen by every model, {unseen} by none (no prediction, "
               f"scored as wrong)."]
-    return "\n".join(lines)
+    return lines + [""]
 
 
 @dataclass
@@ -345,19 +561,17 @@ class SplitCounts:
         return text + ")"
 
 
-def split_counts(manifest_rows: Sequence[Mapping[str, str]], fused_rows: Sequence[Mapping[str, object]] | None
-                 ) -> list[SplitCounts]:
+def split_counts(table: ReportTable) -> list[SplitCounts]:
     """Per predicted split (val, test): manifest clips, labelled (scored) and unlabelled (predicted
-    only, never scored); with the fused rows, how many unlabelled clips have a fused prediction."""
-    fused_ok = None if fused_rows is None else {
-        str(row["clip_id"]) for row in fused_rows if row["status"] == STATUS_OK and row["probs"] is not None}
+    only, never scored); with a fused table, how many unlabelled clips have a fused prediction."""
+    has_fusion = FUSION in table.models
     counts = []
     for split in REPORT_SPLITS:
-        rows = [row for row in manifest_rows if row.get("split") == split]
-        unlabelled = [row["clip_id"] for row in rows if not row.get("label")]
-        counts.append(SplitCounts(
-            split=split, n=len(rows), labelled=len(rows) - len(unlabelled), unlabelled=len(unlabelled),
-            unlabelled_predicted=None if fused_ok is None else sum(1 for c in unlabelled if c in fused_ok)))
+        clips = [clip for clip in table.clips if not clip.quarantined_at and clip.split == split]
+        unlabelled = [clip for clip in clips if not clip.label]
+        fused = sum(1 for clip in unlabelled if FUSION in clip.predictions and clip.predictions[FUSION].seen)
+        counts.append(SplitCounts(split=split, n=len(clips), labelled=len(clips) - len(unlabelled),
+                                  unlabelled=len(unlabelled), unlabelled_predicted=fused if has_fusion else None))
     return counts
 
 
@@ -370,25 +584,21 @@ def split_counts_section(counts: Sequence[SplitCounts]) -> list[str]:
     return lines
 
 
-def submission_section(table_path: str | os.PathLike, refit: bool) -> list[str]:
+def submission_section(submission: SubmissionTable, *, refit: bool) -> list[str]:
     """The EmotiW submission (`avemotion.submission`): where it is, its class counts, the test clips
     without a prediction and why."""
-    from .submission import SubmissionEntry, class_counts
-
-    rows = read_tsv(table_path)
-    entries = [SubmissionEntry(row["clip_id"], row["class"], row.get("label", ""), row.get("reason", ""),
-                               row.get("quarantined_at", "")) for row in rows]
+    entries, folder_name = submission.entries, submission.folder_name
     n_quarantined = sum(1 for entry in entries if entry.quarantined_at)
     counts = class_counts(entries)
     n_files = len(entries) - counts["no prediction"]
-    folder = Path(table_path).parent
     lines = ["## EmotiW submission", ""]
-    lines.append(f"`{folder.name}/submission.zip` holds {n_files} `<clip_id>.txt` files (the emotion name) for the "
+    lines.append(f"`{folder_name}/submission.zip` holds {n_files} `<clip_id>.txt` files (the emotion name) for the "
                  f"{len(entries)} {SUBMISSION_SPLIT} clips"
-                 + (f" ({n_quarantined} of them quarantined before the models, `quarantine.tsv`)" if n_quarantined else "")
+                 + (f" ({n_quarantined} of them quarantined before the models, `quarantine.tsv`)"
+                    if n_quarantined else "")
                  + ", from the fused predictions"
                  + (" of the models retrained on train+val (refit mode, paper 3.2)" if refit else "")
-                 + f"; `{folder.name}/predictions.tsv` lists every {SUBMISSION_SPLIT} clip. Rename the zip after "
+                 + f"; `{folder_name}/predictions.tsv` lists every {SUBMISSION_SPLIT} clip. Rename the zip after "
                  f"the team before sending it.")
     lines += ["", markdown_table(["emotion", "clips"], [[name, count] for name, count in counts.items()]), ""]
     missing = [[entry.clip_id, entry.reason] for entry in entries if not entry.predicted]
@@ -400,7 +610,7 @@ def submission_section(table_path: str | os.PathLike, refit: bool) -> list[str]:
     return lines
 
 
-def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, object]) -> str:
+def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, Any]) -> str:
     """The sentence that opens summary.md when the VGG-LSTMs were not initialised as in the paper
     (section 2.1: VGG-Face weights, then FER-2013 step (a)); "" when they were. `vgg_lstm_init`
     holds config["models"]["vgg_lstm"]'s vgg_face_weights, fer2013_csv and fer_iterations."""
@@ -421,85 +631,8 @@ def vgg_lstm_deviation(vgg_lstm_init: Mapping[str, object]) -> str:
             f"scores and the fused network's are not comparable with the paper's.")
 
 
-def settings_section(paper_deviations: Sequence[str]) -> list[str]:
-    """The summary's lines on how this run's config differs from the paper's values."""
-    if not paper_deviations:
-        return ["## Settings", "", "Every setting the paper gives has the paper's value (configs/paper.yaml).", ""]
-    return ["## Settings that differ from the paper", "",
-            f"{len(paper_deviations)} settings of this run are not the paper's (key: this run's value, the "
-            f"paper's value and where the paper gives it; configs/paper.yaml has them all):", "",
-            *(f"- {deviation}" for deviation in paper_deviations), ""]
-
-
-def build_report(
-    prediction_paths: Mapping[str, str | os.PathLike],
-    weights_path: str | os.PathLike,
-    manifest_path: str | os.PathLike,
-    quarantine_path: str | os.PathLike,
-    stage_index_paths: Mapping[str, str | os.PathLike],
-    summary_md_path: str | os.PathLike,
-    summary_tsv_path: str | os.PathLike,
-    clips_tsv_path: str | os.PathLike,
-    confusion_png_paths: Mapping[str, str | os.PathLike],
-    bootstrap_samples: int = 1000,
-    seed: int = 0,
-    vgg_lstm_init: Mapping[str, object] | None = None,
-    paper_deviations: Sequence[str] = (),
-    submission_table_path: str | os.PathLike | None = None,
-) -> dict[str, dict[str, SplitScores]]:
-    """Write the whole report. `prediction_paths` lists the models in table order (fusion last);
-    `vgg_lstm_init` (see `vgg_lstm_deviation`) says how the VGG-LSTMs were initialised;
-    `paper_deviations` lists the run's settings that differ from the paper's
-    (`avemotion.config.paper_deviations`); `submission_table_path` is the EmotiW submission's
-    `predictions.tsv` (`avemotion.submission`), listed when given."""
-    weights = json.loads(Path(weights_path).read_text())
-    scores: dict[str, dict[str, SplitScores]] = {}
-    fused_rows = None
-    for model, path in prediction_paths.items():
-        rows = read_predictions(path)
-        if model == FUSION:
-            fused_rows = rows
-        scores[model] = {}
-        for split in REPORT_SPLITS:
-            split_scores = score_split(model, split, rows, bootstrap_samples, seed)
-            if split_scores is not None:
-                scores[model][split] = split_scores
-        if model in confusion_png_paths:
-            plot_confusions(confusion_png_paths[model], model, list(scores[model].values()))
-
-    summary_rows = []
-    for model, by_split in scores.items():
-        for split, s in by_split.items():
-            paper_accuracy, paper_uar = paper_scores(model, split)
-            summary_rows.append({
-                "model": model, "split": split, "n": s.n, "n_quarantined": s.n_quarantined,
-                "n_no_prediction": s.n_no_prediction,
-                "accuracy": s.accuracy, "accuracy_low": s.accuracy_interval[0],
-                "accuracy_high": s.accuracy_interval[1], "uar": s.uar, "uar_low": s.uar_interval[0],
-                "uar_high": s.uar_interval[1],
-                "paper_accuracy": "" if paper_accuracy is None else paper_accuracy / 100,
-                "paper_uar": "" if paper_uar is None else paper_uar / 100,
-            })
-    write_tsv(summary_tsv_path, SUMMARY_COLUMNS, summary_rows)
-
-    columns, clips = clip_status_table(manifest_path, quarantine_path, stage_index_paths, prediction_paths)
-    write_tsv(clips_tsv_path, columns, clips)
-
-    fuses_vgg_lstms = any(model.startswith("vgg_lstm") for model in prediction_paths)
-    deviation = vgg_lstm_deviation(vgg_lstm_init) if vgg_lstm_init is not None and fuses_vgg_lstms else ""
-    extra_sections = split_counts_section(split_counts(read_tsv(manifest_path), fused_rows))
-    if submission_table_path is not None:
-        extra_sections += submission_section(submission_table_path, bool(weights.get("refit")))
-    markdown = _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                                 deviation, paper_deviations, extra_sections)
-    with atomic_output(summary_md_path) as tmp:
-        tmp.write_text(markdown)
-    return scores
-
-
-def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstrap_samples, seed,
-                      deviation: str, paper_deviations: Sequence[str] = (),
-                      extra_sections: Sequence[str] = ()) -> str:
+def opening_section(*, deviation: str, bootstrap_samples: int, seed: int) -> list[str]:
+    """The title, the deviation from the paper's initialisation (if any) and how to read the scores."""
     lines = ["# avemotion results", ""]
     if deviation:
         lines += [deviation, ""]
@@ -513,8 +646,23 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
         f"counts as wrong (a miss of its true class in the UAR); the fused network predicts a clip from the "
         f"models that saw it."
     )
-    lines += ["", *settings_section(paper_deviations), *extra_sections, "## All models side by side", ""]
-    header = ["model", "val n (scored)", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
+    return lines + [""]
+
+
+def settings_section(paper_deviations: Sequence[str]) -> list[str]:
+    """The summary's lines on how this run's config differs from the paper's values."""
+    if not paper_deviations:
+        return ["## Settings", "", "Every setting the paper gives has the paper's value (configs/paper.yaml).", ""]
+    return ["## Settings that differ from the paper", "",
+            f"{len(paper_deviations)} settings of this run are not the paper's (key: this run's value, the "
+            f"paper's value and where the paper gives it; configs/paper.yaml has them all):", "",
+            *(f"- {deviation}" for deviation in paper_deviations), ""]
+
+
+def models_section(scores: Mapping[str, Mapping[str, SplitScores]]) -> list[str]:
+    """All models side by side, ours beside the paper's, on val and test."""
+    header = ["model",
+              "val n (scored)", "val accuracy [95 % CI]", "val UAR [95 % CI]", "paper val acc", "paper val UAR",
               "test n (scored)", "test accuracy [95 % CI]", "test UAR [95 % CI]", "paper test acc", "paper test UAR",
               "no prediction (val / test)"]
     rows = []
@@ -531,10 +679,12 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
         row.append(" / ".join(str(by_split[split].n_no_prediction) if split in by_split else "–"
                               for split in REPORT_SPLITS))
         rows.append(row)
-    lines.append(markdown_table(header, rows))
-    lines += ["", fusion_gain_section(weights, prediction_paths, bootstrap_samples, seed), ""]
+    return ["## All models side by side", "", markdown_table(header, rows), ""]
 
-    lines += ["## Confusion matrices (percent of the true class; rows true AN DI FE HA NE SA SU)", ""]
+
+def confusions_section(scores: Mapping[str, Mapping[str, SplitScores]]) -> list[str]:
+    """Each model's confusion matrix per scored split, the paper's cells beside ours."""
+    lines = ["## Confusion matrices (percent of the true class; rows true AN DI FE HA NE SA SU)", ""]
     lines += ["Ours are 7 x 8: the last column holds the clips the model could not see (no prediction, "
               "scored as wrong); the paper's tables are 7 x 7 and sit in parentheses beside our first seven "
               "columns.", ""]
@@ -555,22 +705,59 @@ def _summary_markdown(scores, weights, prediction_paths, columns, clips, bootstr
             lines += [summary, "", confusion_markdown(s.confusion_percent, paper), ""]
         if not by_split:
             lines += [f"### {model}", "", "No labelled val or test clips.", ""]
+    return lines
 
-    lines += ["## Clips per stage", ""]
-    lines.append(f"{len(clips)} input clips; `clips.tsv` lists each with its status and reason per stage "
+
+def clips_section(statuses: Sequence[ClipStatus], *, stage_names: Sequence[str]) -> list[str]:
+    """How many clips each stage did, quarantined, skipped or missed; the quarantined clip-stage pairs."""
+    lines = ["## Clips per stage", ""]
+    lines.append(f"{len(statuses)} input clips; `clips.tsv` lists each with its status and reason per stage "
                  "(done; quarantined; skipped: an earlier stage excluded it; missing: not listed by the "
                  "stage; n/a: train clips have no predictions).")
     lines.append("")
-    lines.append(markdown_table(["stage", "done", "quarantined", "skipped", "missing", "n/a"],
-                                _status_counts(columns, clips)))
-    quarantined = [(entry["clip_id"], column[: -len("_status")], entry[column[: -len("_status")] + "_reason"])
-                   for entry in clips for column in columns
-                   if column.endswith("_status") and entry[column] == STATUS_QUARANTINED]
+    counts = [[stage] + [sum(1 for clip in statuses if clip.stages[i].status == status) for status in CLIP_STATUSES]
+              for i, stage in enumerate(stage_names)]
+    lines.append(markdown_table(["stage", "done", "quarantined", "skipped", "missing", "n/a"], counts))
+    quarantined = [(clip.clip.clip_id, stage.stage, stage.reason) for clip in statuses for stage in clip.stages
+                   if stage.status == STATUS_QUARANTINED]
     if quarantined:
         shown = quarantined[:MAX_LISTED_QUARANTINED]
         lines += ["", f"Quarantined ({len(quarantined)} clip-stage pairs"
                   + (f", first {len(shown)} shown; all in `clips.tsv`" if len(shown) < len(quarantined) else "")
                   + "):", ""]
         lines.append(markdown_table(["clip", "stage", "reason"], shown))
-    lines.append("")
+    return lines + [""]
+
+
+def summary_markdown(table: ReportTable, inputs: ReportInputs, *, scores: Mapping[str, Mapping[str, SplitScores]],
+                     statuses: Sequence[ClipStatus]) -> str:
+    """summary.md: the sections in reading order, each ending with a blank line."""
+    fuses_vgg_lstms = any(model.startswith("vgg_lstm") for model in table.models)
+    deviation = vgg_lstm_deviation(inputs.vgg_lstm_init) if inputs.vgg_lstm_init is not None and fuses_vgg_lstms else ""
+    lines = opening_section(deviation=deviation, bootstrap_samples=inputs.bootstrap_samples, seed=inputs.seed)
+    lines += settings_section(inputs.paper_deviations)
+    lines += split_counts_section(split_counts(table))
+    if table.submission is not None:
+        lines += submission_section(table.submission, refit=bool(table.weights.get("refit")))
+    lines += models_section(scores)
+    lines += fusion_gain_section(table.weights, table.predictions, n_resamples=inputs.bootstrap_samples,
+                                 seed=inputs.seed)
+    lines += confusions_section(scores)
+    lines += clips_section(statuses, stage_names=table.stage_names)
     return "\n".join(lines)
+
+
+def build_report(inputs: ReportInputs, outputs: ReportOutputs) -> dict[str, dict[str, SplitScores]]:
+    """Read the run's files once and write every report file; returns each model's scores per split."""
+    table = read_report_table(inputs)
+    scores = score_models(table, n_resamples=inputs.bootstrap_samples, seed=inputs.seed)
+    for model in table.models:
+        if model in outputs.confusion_pngs:
+            plot_confusions(outputs.confusion_pngs[model], model=model, scores=list(scores[model].values()))
+    write_tsv(outputs.summary_tsv, SUMMARY_COLUMNS, summary_tsv_rows(scores))
+    statuses = clip_statuses(table)
+    write_tsv(outputs.clips_tsv, clips_tsv_columns(table), [status.row() for status in statuses])
+    markdown = summary_markdown(table, inputs, scores=scores, statuses=statuses)
+    with atomic_output(outputs.summary_md) as tmp:
+        tmp.write_text(markdown)
+    return scores

@@ -1,12 +1,16 @@
-"""Report (paper 3.2, Tables 1-6): metric math by hand, bootstrap intervals, report files, and the
-report of the shared demo run."""
+"""Report (paper 3.2, Tables 1-6): metric math by hand, bootstrap intervals, report files (each input
+read once), the rule's inputs, and the report of the shared demo run."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+from snakemake.iocontainers import Namedlist
 
+import avemotion.report
 from avemotion.artifacts import read_tsv, write_predictions, write_tsv
 from avemotion.constants import CLASSES, PAPER_CONFUSION_PERCENT
 from avemotion.fusion import run_fusion
@@ -19,7 +23,16 @@ from avemotion.metrics import (
     per_class_recall,
     unweighted_average_recall,
 )
-from avemotion.report import build_report, clip_status_table, vgg_lstm_deviation
+from avemotion.report import (
+    ReportInputs,
+    ReportOutputs,
+    build_report,
+    clip_statuses,
+    clips_tsv_columns,
+    read_report_table,
+    vgg_lstm_deviation,
+)
+from avemotion.submission import build_submission
 
 MODELS = ("vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm")
 
@@ -126,16 +139,22 @@ def _write_inputs(tmp_path):
 PAPER_INIT = {"vgg_face_weights": "vgg_face.pth", "fer2013_csv": "fer2013.csv", "fer_iterations": 2000}
 
 
+def _inputs(results, paths, **settings) -> ReportInputs:
+    return ReportInputs(predictions=paths, weights=results / "fusion" / "weights.json",
+                        manifest=results / "manifest.tsv", quarantine=results / "quarantine.tsv", **settings)
+
+
+def _outputs(report, pngs=None) -> ReportOutputs:
+    return ReportOutputs(summary_md=report / "summary.md", summary_tsv=report / "summary.tsv",
+                         clips_tsv=report / "clips.tsv", confusion_pngs=pngs or {})
+
+
 def _build(results, paths, vgg_lstm_init=PAPER_INIT):
     report = results / "report"
     pngs = {m: report / f"confusion_{m}.png" for m in paths}
-    scores = build_report(
-        paths, results / "fusion" / "weights.json", results / "manifest.tsv", results / "quarantine.tsv",
-        {"media": results / "media" / "index.tsv", "audio": results / "audio" / "index.tsv"},
-        report / "summary.md", report / "summary.tsv", report / "clips.tsv", pngs,
-        bootstrap_samples=200, seed=0, vgg_lstm_init=vgg_lstm_init,
-    )
-    return report, pngs, scores
+    stages = {"media": results / "media" / "index.tsv", "audio": results / "audio" / "index.tsv"}
+    inputs = _inputs(results, paths, stage_indices=stages, bootstrap_samples=200, seed=0, vgg_lstm_init=vgg_lstm_init)
+    return report, pngs, build_report(inputs, _outputs(report, pngs))
 
 
 def test_report_files_from_constructed_predictions(tmp_path):
@@ -201,7 +220,8 @@ def test_vgg_lstm_deviation(init, expected):
     if expected is None:
         assert sentence == ""
     else:
-        assert sentence.startswith("**Not the paper's experiment:** the VGG-LSTMs were trained") and expected in sentence
+        assert sentence.startswith("**Not the paper's experiment:** the VGG-LSTMs were trained")
+        assert expected in sentence
 
 
 def test_summary_opens_with_the_deviation_from_the_paper(tmp_path):
@@ -218,9 +238,8 @@ def test_summary_lists_the_settings_that_differ_from_the_paper(tmp_path):
     results, paths = _write_inputs(tmp_path)
     deviations = [str(d) for d in paper_deviations(load_config())]
     report = results / "report"
-    build_report(paths, results / "fusion" / "weights.json", results / "manifest.tsv", results / "quarantine.tsv",
-                 {}, report / "summary.md", report / "summary.tsv", report / "clips.tsv", {},
-                 bootstrap_samples=50, vgg_lstm_init=PAPER_INIT, paper_deviations=deviations)
+    build_report(_inputs(results, paths, bootstrap_samples=50, vgg_lstm_init=PAPER_INIT, paper_deviations=deviations),
+                 _outputs(report))
     section = (report / "summary.md").read_text().split("## Settings that differ from the paper")[1].split("## ")[0]
     assert f"{len(deviations)} settings of this run are not the paper's" in section
     assert "- faces.size: 64, paper 224 (2.1: aligned faces are VGG-16's 224 x 224 input [20])" in section
@@ -229,10 +248,77 @@ def test_summary_lists_the_settings_that_differ_from_the_paper(tmp_path):
 
 
 def test_clip_table_without_optional_indices(tmp_path):
+    results, _ = _write_inputs(tmp_path)
+    table = read_report_table(_inputs(results, {}))
+    assert clips_tsv_columns(table) == ["clip_id", "split", "label", "path", "probe_status", "probe_reason"]
+    statuses = clip_statuses(table)
+    assert len(statuses) == 57
+    assert statuses[-1].row() == {"clip_id": "broken_00", "split": "", "label": "", "path": "clips/broken_00.mp4",
+                                  "probe_status": "quarantined", "probe_reason": "clip broken_00: no video stream"}
+
+
+def test_every_input_file_is_read_once(tmp_path, monkeypatch):
     results, paths = _write_inputs(tmp_path)
-    columns, table = clip_status_table(results / "manifest.tsv", results / "quarantine.tsv", {}, {})
-    assert columns == ["clip_id", "split", "label", "path", "probe_status", "probe_reason"]
-    assert len(table) == 57
+    reads = Counter()
+
+    def counted(read):
+        def read_and_count(path):
+            reads[Path(path)] += 1
+            return read(path)
+        return read_and_count
+
+    for name in ("read_tsv", "read_predictions"):
+        monkeypatch.setattr(avemotion.report, name, counted(getattr(avemotion.report, name)))
+    _build(results, paths)
+    assert set(reads) == {*paths.values(), results / "manifest.tsv", results / "quarantine.tsv",
+                          results / "media" / "index.tsv", results / "audio" / "index.tsv"}
+    assert set(reads.values()) == {1}
+
+
+def test_report_lists_the_submission(tmp_path):
+    results, paths = _write_inputs(tmp_path)
+    submission = results / "submission"
+    build_submission(paths["fusion"], results / "manifest.tsv", results / "quarantine.tsv",
+                     submission / "submission.zip", submission / "predictions.tsv")
+    report = results / "report"
+    build_report(_inputs(results, paths, bootstrap_samples=20, submission_table=submission / "predictions.tsv"),
+                 _outputs(report))
+    markdown = (report / "summary.md").read_text()
+    section = markdown.split("## EmotiW submission")[1].split("\n## ")[0]
+    assert ("`submission/submission.zip` holds 14 `<clip_id>.txt` files (the emotion name) for the 14 test "
+            "clips") in section
+    assert "| no prediction | 0 |" in section and "have no prediction" not in section
+    assert ("- test: 14 clips, 13 labelled (scored), 1 unlabelled (predicted only; 1 of them with a fused "
+            "prediction)") in markdown
+    assert markdown.index("## EmotiW submission") < markdown.index("## All models side by side")
+
+
+def _rule_job(**optional_inputs) -> Namedlist:
+    """What Snakemake hands workflow_scripts/report.py (rules/report.smk)."""
+    return Namedlist(fromdict={
+        "input": Namedlist(fromdict={"index_media": "media.tsv", "index_audio": "audio.tsv", **optional_inputs,
+                                     "predictions": ["a.tsv", "fusion.tsv"], "weights": "weights.json",
+                                     "manifest": "manifest.tsv", "quarantine": "quarantine.tsv"}),
+        "output": Namedlist(fromdict={"summary": "summary.md", "table": "summary.tsv", "clips": "clips.tsv",
+                                      "confusions": ["a.png", "fusion.png"]}),
+        "params": Namedlist(fromdict={"report": {"bootstrap_samples": 30, "seed": 4},
+                                      "models": ["vgg_lstm_a", "fusion"], "vgg_lstm_init": PAPER_INIT,
+                                      "paper_deviations": ["faces.size: 64"]}),
+    })
+
+
+def test_inputs_and_outputs_from_the_rule():
+    assert ReportInputs.from_snakemake(_rule_job()) == ReportInputs(
+        predictions={"vgg_lstm_a": "a.tsv", "fusion": "fusion.tsv"}, weights="weights.json",
+        manifest="manifest.tsv", quarantine="quarantine.tsv",
+        stage_indices={"media": "media.tsv", "audio": "audio.tsv"}, submission_table=None,
+        bootstrap_samples=30, seed=4, vgg_lstm_init=PAPER_INIT, paper_deviations=("faces.size: 64",))
+    assert ReportOutputs.from_snakemake(_rule_job()) == ReportOutputs(
+        summary_md="summary.md", summary_tsv="summary.tsv", clips_tsv="clips.tsv",
+        confusion_pngs={"vgg_lstm_a": "a.png", "fusion": "fusion.png"})
+    with_submission = ReportInputs.from_snakemake(_rule_job(submission="submission/predictions.tsv"))
+    assert with_submission.submission_table == "submission/predictions.tsv"
+    assert with_submission.stage_indices == {"media": "media.tsv", "audio": "audio.tsv"}
 
 
 @pytest.mark.slow
