@@ -11,11 +11,13 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+import h5py
 import numpy as np
 
 from .constants import CLASSES
@@ -155,7 +157,51 @@ def set_status(h5_object, status: str, reason: str = "") -> None:
 
 def read_status(path: str | os.PathLike) -> tuple[str, str]:
     """Return (status, reason) of a per-clip HDF5 artifact."""
-    import h5py
-
     with h5py.File(path, "r") as handle:
         return str(handle.attrs.get("status", STATUS_OK)), str(handle.attrs.get("reason", ""))
+
+
+@dataclass
+class FaceStack:
+    """A clip's face stack as the models read it (the face stage writes it: avemotion.faces.stack)."""
+
+    faces: np.ndarray
+    frame_index: np.ndarray
+    timeline: np.ndarray
+    status: str
+    reason: str
+
+    def timeline_faces(self) -> np.ndarray:
+        """Bool [T]: which 60-fps frames have a face (the per-frame mask)."""
+        return self.timeline >= 0
+
+
+def read_face_stack(path: str | Path) -> FaceStack:
+    """Read a clip's face stack (faces loaded fully: they are small per clip)."""
+    with h5py.File(path, "r") as handle:
+        return FaceStack(faces=handle["faces"][:], frame_index=handle["frame_index"][:],
+                         timeline=handle["timeline"][:], status=str(handle.attrs["status"]),
+                         reason=str(handle.attrs["reason"]))
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """One of a clip's three audio artifacts (the audio stage writes them: avemotion.audio.artifacts)."""
+
+    clip_id: str
+    status: str
+    reason: str
+    data: np.ndarray  # is10 [1582], shortterm [n, 34] or maps [k, 34, 34]; empty when quarantined
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+
+def read_audio_features(path: str | os.PathLike) -> AudioFeatures:
+    """Read any of the three audio artifacts (``features`` or ``maps``) with its status."""
+    with h5py.File(path, "r") as handle:
+        data = handle["maps"][()] if "maps" in handle else handle["features"][()]
+        return AudioFeatures(clip_id=str(handle.attrs["clip_id"]),
+                             status=str(handle.attrs["status"]), reason=str(handle.attrs["reason"]),
+                             data=data)

@@ -58,6 +58,33 @@ def result_settings(config: Mapping, dotted_key: str) -> dict:
     return strip(config_value(dict(config), dotted_key), f"{dotted_key}.")
 
 
+def cuda_visible() -> bool:
+    """Whether this machine shows torch a CUDA GPU, told without importing torch (too slow for every
+    Snakemake start): NVIDIA's driver lists its GPUs under /proc/driver/nvidia/gpus, and
+    CUDA_VISIBLE_DEVICES may hide them."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
+
+
+def training_device(preference: str) -> str:
+    """The device the deep models train on: ``cuda`` or ``cpu`` as configured; for ``auto``, CUDA
+    where :func:`cuda_visible`. A result setting: bf16 on a GPU and fp32 on a CPU give other weights
+    (docs/configuration.md)."""
+    if preference == "auto":
+        return "cuda" if cuda_visible() else "cpu"
+    return preference
+
+
+def training_settings(config: Mapping) -> dict:
+    """The result settings of ``models.training`` as the deep models' params: the seed and the
+    device a job will use (``auto`` resolved)."""
+    settings = result_settings(config, "models.training")
+    settings["device"] = training_device(settings["device"])
+    return settings
+
+
 def merge_config(base: dict, overrides: dict) -> dict:
     """Recursively merge `overrides` into a copy of `base` (dicts merge, everything else replaces)."""
     merged = copy.deepcopy(base)

@@ -73,7 +73,7 @@ def confusion_percent(confusion: np.ndarray) -> np.ndarray:
 
 
 def summarize(true: np.ndarray, predicted: np.ndarray) -> dict[str, object]:
-    """The metrics JSON block for one split (README, "Artifacts"); `predicted` holds NO_PREDICTION
+    """The metrics JSON block for one split (docs/artifacts.md); `predicted` holds NO_PREDICTION
     for the clips without a prediction."""
     confusion = confusion_matrix(true, predicted)
     recalls = per_class_recall(confusion)

@@ -157,14 +157,6 @@ def test_shift_edge_repeats_the_border():
     assert shifted.tolist() == [[1, 2, 3, 3], [1, 2, 3, 3], [5, 6, 7, 7], [9, 10, 11, 11]]
 
 
-def test_pad_to_min_length_copies_the_last_vector():
-    sequence = np.arange(10 * 34, dtype=np.float32).reshape(10, 34)
-    padded = sampling.pad_to_min_length(sequence, 16)
-    assert padded.shape == (16, 34)
-    assert (padded[10:] == sequence[-1]).all()
-    assert sampling.pad_to_min_length(padded, 16) is padded
-
-
 def test_fer2013_csv_maps_labels(tmp_path):
     path = tmp_path / "fer2013.csv"
     with open(path, "w", newline="") as handle:

@@ -24,9 +24,10 @@ from avemotion.artifacts import read_manifest, read_predictions, write_predictio
 from avemotion.config import load_config
 from avemotion.constants import CLASSES
 from avemotion.fusion import align_predictions, fused_rows, load_predictions, run_fusion
-from avemotion.models import (ModelOutputs, load_trained_model, predict_clip_probabilities, synthetic,
-                              train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm)
+from avemotion.models import (load_trained_model, predict_clip_probabilities, synthetic, train_audio_lstm,
+                              train_audio_svm, train_inception_lstm, train_vgg_lstm)
 from avemotion.predict import expand_clip_paths, fuse_available, predict_clips, Predictor
+from conftest import model_outputs
 from media_factory import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,27 +187,22 @@ def synthetic_run(tmp_path_factory) -> Path:
     the real artifact layouts (faces, IS10, short-term, maps), their predictions and fusion weights."""
     root = tmp_path_factory.mktemp("synthetic")
     results = root / "results"
-    files = synthetic.write_corpus(root / "features", per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
-                                   n_timeline=100, quarantine=("val_HA_00",))
+    corpus = synthetic.write_corpus(root / "features", per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
+                                    n_timeline=100, quarantine=("val_HA_00",))
     config = load_config()["models"]
     for name, values in TINY.items():
         config[name].update(values)
-    manifest = files["manifest"][0]
+    manifest = corpus.manifest
 
-    def outputs(name: str) -> ModelOutputs:
-        folder = results / "models" / name
-        return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
-                               results / "predictions" / f"{name}.tsv", results / "metrics" / f"{name}.json")
-
-    train_vgg_lstm(manifest, files["faces"], outputs("vgg_lstm_a"), config["vgg_lstm"], config["training"],
-                   name="vgg_lstm_a")
+    train_vgg_lstm(manifest, corpus.faces, model_outputs(results, "vgg_lstm_a"), config["vgg_lstm"],
+                   config["training"], name="vgg_lstm_a")
     shutil.copytree(results / "models" / "vgg_lstm_a", results / "models" / "vgg_lstm_b")
-    train_audio_lstm(manifest, files["shortterm"], outputs("audio_lstm"), config["audio_lstm"], config["training"])
-    train_inception_lstm(manifest, files["maps"], outputs("inception_lstm"), config["inception_lstm"],
+    train_audio_lstm(manifest, corpus.shortterm, model_outputs(results, "audio_lstm"), config["audio_lstm"],
+                     config["training"])
+    train_inception_lstm(manifest, corpus.maps, model_outputs(results, "inception_lstm"), config["inception_lstm"],
                          config["training"])
-    svm = results / "models" / "audio_svm"
-    train_audio_svm(manifest, files["is10"], svm / "model.joblib", svm / "train_log.csv", svm / "curve.png",
-                    results / "predictions" / "audio_svm.tsv", None, config["audio_svm"], config["training"])
+    train_audio_svm(manifest, corpus.is10, model_outputs(results, "audio_svm", "model.joblib"), config["audio_svm"],
+                    config["training"])
     (results / "fusion").mkdir()
     (results / "fusion" / "weights.json").write_text(json.dumps(
         {"models": list(WEIGHTS), "weights": WEIGHTS, "grid_step": 0.05, "refit": False}))
@@ -228,13 +224,6 @@ def test_loaded_model_predicts_what_training_wrote(synthetic_run, model, artifac
             continue
         probs = predict_clip_probabilities(trained, path)
         assert np.allclose(probs, row["probs"], atol=1e-6, rtol=0), row["clip_id"]
-
-
-def test_old_checkpoint_without_architecture_key_loads(synthetic_run, tmp_path):
-    checkpoint = torch.load(synthetic_run / "models" / "audio_lstm" / "checkpoint.pt", weights_only=False)
-    del checkpoint["architecture"]
-    torch.save(checkpoint, tmp_path / "old.pt")
-    assert load_trained_model(tmp_path / "old.pt").architecture == "audio_lstm"
 
 
 def test_unreadable_clips_get_a_message_and_the_others_still_run(synthetic_run, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from avemotion.artifacts import current_umask, read_tsv, write_predictions, write_tsv
 from avemotion.constants import CLASSES, EMOTIW_EMOTIONS
 from avemotion.fusion import run_fusion
-from avemotion.report import build_report, split_counts
+from avemotion.report import ReportClip, ReportInputs, ReportOutputs, ReportTable, build_report, split_counts
 from avemotion.submission import (
     SUBMISSION_COLUMNS, SubmissionEntry, build_submission, class_counts, emotion_name, submission_entries,
     write_submission_zip,
@@ -160,10 +160,12 @@ def test_report_lists_the_submission_and_unlabelled_clips_as_predicted_not_score
     build_submission(paths["fusion"], results / "manifest.tsv", results / "quarantine.tsv",
                      submission / "submission.zip", submission / "predictions.tsv")
     report = results / "report"
-    scores = build_report(paths, results / "fusion" / "weights.json", results / "manifest.tsv",
-                          results / "quarantine.tsv", {}, report / "summary.md", report / "summary.tsv",
-                          report / "clips.tsv", {}, bootstrap_samples=20,
-                          submission_table_path=submission / "predictions.tsv")
+    inputs = ReportInputs(predictions=paths, weights=results / "fusion" / "weights.json",
+                          manifest=results / "manifest.tsv", quarantine=results / "quarantine.tsv",
+                          bootstrap_samples=20, submission_table=submission / "predictions.tsv")
+    outputs = ReportOutputs(summary_md=report / "summary.md", summary_tsv=report / "summary.tsv",
+                            clips_tsv=report / "clips.tsv")
+    scores = build_report(inputs, outputs)
     markdown = (report / "summary.md").read_text()
     assert "- val: 4 clips, 4 labelled (scored), 0 unlabelled (predicted only)" in markdown
     assert ("- test: 3 clips, 0 labelled (scored), 3 unlabelled (predicted only; 2 of them with a fused "
@@ -180,7 +182,8 @@ def test_report_lists_the_submission_and_unlabelled_clips_as_predicted_not_score
 
 
 def test_split_counts_without_fused_rows():
-    counts = split_counts([{"clip_id": "a", "split": "test", "label": ""}, {"clip_id": "b", "split": "test",
-                                                                           "label": "HA"}], None)
+    clips = (ReportClip("a", split="test", label="", path="", stage_rows={}, predictions={}),
+             ReportClip("b", split="test", label="HA", path="", stage_rows={}, predictions={}))
+    counts = split_counts(ReportTable(stages=(), models=(), clips=clips, predictions={}, weights={}, submission=None))
     assert [(c.split, c.n, c.labelled, c.unlabelled) for c in counts] == [("val", 0, 0, 0), ("test", 2, 1, 1)]
     assert counts[1].sentence() == "test: 2 clips, 1 labelled (scored), 1 unlabelled (predicted only)"

@@ -17,10 +17,10 @@ of the samples at full scale), and clips for which an extractor returns NaN or i
 quarantined with a reason naming the clip; their feature datasets are then empty (shape 0 on the first
 axis), so no NaN and no placeholder value can reach a model.
 """
+from ..artifacts import AudioFeatures, read_audio_features
+from ..padding import pad_sequence_to_min_length
 from .artifacts import (
     FEATURES,
-    AudioFeatures,
-    read_audio_features,
     write_audio_artifacts,
     write_audio_shard,
     write_is10_artifact,
@@ -42,7 +42,6 @@ from .maps import audio_maps_from_sequence, build_audio_map, extend_audio_map, t
 from .settings import AudioChecks, MapSettings, ShortTermSettings
 from .shortterm import (
     extract_short_term_features,
-    pad_sequence_to_min_length,
     paper_short_term_frame_count,
     short_term_feature_names,
     short_term_frame_count,

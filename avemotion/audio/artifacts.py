@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -13,11 +12,12 @@ import numpy as np
 from ..artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, library_versions, set_status
 from ..constants import IS10_DIM, N_SHORT_TERM_FEATURES
 from ..layout import AUDIO_FEATURES, WAV
+from ..padding import pad_sequence_to_min_length
 from .clip_audio import find_audio_problem, measure_audio_quality, nonfinite_reason, read_clip_audio
 from .is10 import extract_is10_functionals, is10_feature_names
 from .maps import audio_maps_from_sequence
 from .settings import AudioChecks, MapSettings, ShortTermSettings
-from .shortterm import extract_short_term_features, pad_sequence_to_min_length, short_term_feature_names
+from .shortterm import extract_short_term_features, short_term_feature_names
 
 log = logging.getLogger(__name__)
 
@@ -176,26 +176,3 @@ def write_audio_shard(clip_ids: Sequence[str], wav_dir: str | os.PathLike, out_d
                       f"clip {clip_id}: {failure}")
 
     return run_each_clip(list(clip_ids), "audio features", process, quarantine, table_path)
-
-
-@dataclass(frozen=True)
-class AudioFeatures:
-    clip_id: str
-    status: str
-    reason: str
-    data: np.ndarray  # is10 [1582], shortterm [n, 34] or maps [k, 34, 34]; empty when quarantined
-
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-
-def read_audio_features(path: str | os.PathLike) -> AudioFeatures:
-    """Read any of the three audio artifacts (``features`` or ``maps``) with its status."""
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        data = handle["maps"][()] if "maps" in handle else handle["features"][()]
-        return AudioFeatures(clip_id=str(handle.attrs.get("clip_id", Path(path).stem)),
-                             status=str(handle.attrs["status"]), reason=str(handle.attrs["reason"]),
-                             data=data)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 
 from ..constants import AUDIO_MAP_SIZE, AUDIO_MAP_STEP
+from ..padding import pad_sequence_to_min_length
 from .settings import MapSettings
-from .shortterm import pad_sequence_to_min_length
 
 
 def build_audio_map(sequence: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..constants import MIN_SHORT_TERM_SEQUENCE, N_SHORT_TERM_FEATURES
+from ..constants import N_SHORT_TERM_FEATURES
 from .clip_audio import ClipAudio
 from .settings import ShortTermSettings
 
@@ -56,15 +56,3 @@ def _short_term_names() -> tuple[str, ...]:
 def short_term_feature_names() -> list[str]:
     """The 34 feature names pyAudioAnalysis gives (zcr, energy, ..., mfcc_1..13, chroma_1..12, chroma_std)."""
     return list(_short_term_names())
-
-
-def pad_sequence_to_min_length(sequence: np.ndarray, min_length: int = MIN_SHORT_TERM_SEQUENCE) -> np.ndarray:
-    """Paper 2.3 and 2.4: copy the last element (a feature vector [d], or a 34x34 map) until the
-    sequence has ``min_length`` elements: 16 - n vectors for a short-term sequence [n, d], 8 - k maps
-    for [k, 34, 34] maps. A sequence at least that long is returned as it is."""
-    n = sequence.shape[0]
-    if n == 0:
-        raise ValueError("cannot pad an empty sequence")
-    if n >= min_length:
-        return sequence
-    return np.concatenate([sequence, np.repeat(sequence[-1:], min_length - n, axis=0)], axis=0)

@@ -27,7 +27,8 @@ from .extract import FaceTrackExtractor, extract_face_shard, extract_face_track,
 from .frames import Timeline, iter_source_frames, prefetch
 from .mediapipe_faces import MediaPipeFaces
 from .qc import write_face_index, write_face_qc
-from .stack import FaceStack, FaceTrackResult, read_face_stack
+from ..artifacts import FaceStack, read_face_stack
+from .stack import FaceTrackResult
 from .subject import SubjectTracker
 
 __all__ = [

@@ -3,7 +3,6 @@ source frame, the 60-fps timeline of face rows, landmarks, eye corners, scores, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -177,26 +176,3 @@ def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: st
     for key, value in (extra_attrs or {}).items():
         handle.attrs[key] = value
     return result
-
-
-@dataclass
-class FaceStack:
-    faces: np.ndarray
-    frame_index: np.ndarray
-    timeline: np.ndarray
-    status: str
-    reason: str
-
-    def timeline_faces(self) -> np.ndarray:
-        """Bool [T]: which 60-fps frames have a face (the per-frame mask)."""
-        return self.timeline >= 0
-
-
-def read_face_stack(path: str | Path) -> FaceStack:
-    """Read a clip's face stack (faces loaded fully: they are small per clip)."""
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        return FaceStack(faces=handle["faces"][:], frame_index=handle["frame_index"][:],
-                         timeline=handle["timeline"][:], status=str(handle.attrs["status"]),
-                         reason=str(handle.attrs["reason"]))

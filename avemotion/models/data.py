@@ -3,10 +3,8 @@ audio stages (docs/artifacts.md), FER-2013 images, and datasets that sample them
 
 Each dataset item is (input tensor, target). Datasets with random windows (`StepSeeded`) draw them
 from (seed, step, index), so that a resumed run draws exactly the same windows as an uninterrupted one.
-
-The face and audio stages have whole-artifact readers of their own (`avemotion.faces.read_face_stack`,
-`avemotion.audio.read_audio_features`); the models do not import them because those modules also
-import the stages' extraction libraries, which the models' conda env does not install.
+Whole artifacts are read with the artifacts' own readers (`avemotion.artifacts.read_face_stack`,
+`read_audio_features`); the datasets read single rows from files they keep open.
 """
 from __future__ import annotations
 
@@ -20,21 +18,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..artifacts import read_audio_features
 from ..constants import FER2013_IMAGE_SIZE, FER2013_LABELS
+from ..padding import pad_sequence_to_min_length
 from .clips import CLASS_INDEX, Clip
-from .sampling import pad_to_min_length, sample_face_rows, standardize_map
-
-
-def read_faces(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(faces uint8 [U, S, S, 3], timeline int [T]) of one clip's face stack."""
-    with h5py.File(path, "r") as handle:
-        return handle["faces"][...], handle["timeline"][...]
+from .sampling import sample_face_rows, standardize_map
 
 
 def read_audio_array(path: str | Path) -> np.ndarray:
     """One clip's audio artifact as float32: IS10 [1582], short-term [n, 34] or maps [k, 34, 34]."""
-    with h5py.File(path, "r") as handle:
-        return np.asarray(handle["maps" if "maps" in handle else "features"][...], dtype=np.float32)
+    return np.asarray(read_audio_features(path).data, dtype=np.float32)
 
 
 FER2013_COLUMNS: frozenset[str] = frozenset({"emotion", "pixels"})
@@ -213,7 +206,7 @@ class AudioSequences(Dataset, OpenFiles):
 
     def __getitem__(self, index: int):
         clip = self.clips[index]
-        sequence = pad_to_min_length(np.asarray(self.open(clip.path)["features"][...], np.float32), self.min_length)
+        sequence = pad_sequence_to_min_length(np.asarray(self.open(clip.path)["features"][...], np.float32), self.min_length)
         return torch.from_numpy((sequence - self.mean) / self.std), clip.target
 
 
@@ -256,7 +249,7 @@ class MapSequences(Dataset, StepSeeded, OpenFiles):
 
     def __getitem__(self, index: int):
         clip = self.clips[index]
-        maps = pad_to_min_length(np.asarray(self.open(clip.path)["maps"][...], np.float32), self.length)
+        maps = pad_sequence_to_min_length(np.asarray(self.open(clip.path)["maps"][...], np.float32), self.length)
         start = int(self.rng(index).integers(0, len(maps) - self.length + 1))
         window = standardize_map(maps[start:start + self.length], self.scale)
         return torch.from_numpy(window), clip.target

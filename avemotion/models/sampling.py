@@ -55,15 +55,6 @@ def window_starts(n_positions: int, span: int) -> list[int]:
     return starts
 
 
-def pad_to_min_length(sequence: np.ndarray, minimum: int) -> np.ndarray:
-    """Paper 2.3/2.4: copy the last element until the sequence has `minimum` elements."""
-    if len(sequence) >= minimum:
-        return sequence
-    if len(sequence) == 0:
-        raise ValueError("empty sequence")
-    return np.concatenate([sequence, np.repeat(sequence[-1:], minimum - len(sequence), axis=0)])
-
-
 def feature_statistics(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std over axis 0 of the concatenated training arrays (std floored at 1e-6)."""
     stacked = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays])

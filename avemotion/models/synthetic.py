@@ -83,5 +83,6 @@ def _write_array(path: Path, key: str, values: np.ndarray, status: tuple[str, st
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as handle:
         handle[key] = values
+        handle.attrs["clip_id"] = path.stem
         set_status(handle, *status)
     return path

@@ -16,10 +16,12 @@ import torch
 from torch import nn
 
 from ..artifacts import atomic_output
-from .data import read_audio_array, read_faces
+from ..artifacts import read_face_stack
+from ..padding import pad_sequence_to_min_length
+from .data import read_audio_array
 from .heads import AudioLSTM
 from .inception import BNInception, InceptionLSTM
-from .sampling import pad_to_min_length, sample_face_rows, standardize_map, window_starts
+from .sampling import sample_face_rows, standardize_map, window_starts
 from .svm import class_probabilities
 from .training import autocast, save_checkpoint
 from .vgg import VGGLSTM, vgg16_from_config
@@ -102,21 +104,22 @@ def predict_clip_probabilities(model: TrainedModel, clip_file: str | Path) -> np
 
 def predict_vgg_lstm(model: TrainedModel, clip_file: Path) -> np.ndarray:
     length, gap = int(model.config["sequence_length"]), int(model.config["frame_gap"])
-    faces, timeline = read_faces(clip_file)
+    stack = read_face_stack(clip_file)
+    faces, timeline = stack.faces, stack.timeline
     windows = [faces[sample_face_rows(timeline, start, length, gap)]
                for start in window_starts(timeline.size, length * gap)]
     return softmax_mean(model, torch.from_numpy(np.stack(windows)).permute(0, 1, 4, 2, 3))
 
 
 def predict_audio_lstm(model: TrainedModel, clip_file: Path) -> np.ndarray:
-    sequence = pad_to_min_length(read_audio_array(clip_file), int(model.config["min_sequence_length"]))
+    sequence = pad_sequence_to_min_length(read_audio_array(clip_file), int(model.config["min_sequence_length"]))
     standardized = (sequence - model.statistics["mean"]) / model.statistics["std"]
     return softmax_mean(model, torch.from_numpy(standardized).unsqueeze(0))
 
 
 def predict_inception_lstm(model: TrainedModel, clip_file: Path) -> np.ndarray:
     length = int(model.config["sequence_length"])
-    maps = pad_to_min_length(read_audio_array(clip_file), length)
+    maps = pad_sequence_to_min_length(read_audio_array(clip_file), length)
     scale = (model.statistics["mean"], model.statistics["std"])
     windows = np.stack([standardize_map(maps[s:s + length], scale) for s in window_starts(len(maps), length)])
     return softmax_mean(model, torch.from_numpy(windows))
