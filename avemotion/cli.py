@@ -38,9 +38,15 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .models.training import NoCudaDevice, select_device
     from .predict import format_table, predict_clips, predictions_json
 
-    predictions = predict_clips(args.clips, results_dir=args.results, config=args.config, device=args.device)
+    try:
+        device = select_device(args.device, setting="--device")
+    except NoCudaDevice as error:
+        print(f"avemotion predict: {error}", file=sys.stderr)
+        return 2
+    predictions = predict_clips(args.clips, results_dir=args.results, config=args.config, device=str(device))
     print(predictions_json(predictions) if args.json else format_table(predictions))
     if not predictions:
         print("no video files found in the given paths", file=sys.stderr)
@@ -77,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--config", default="config.yaml",
                          help="the config the pipeline ran with (merged over the repository's config.yaml)")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    predict.add_argument("--device", default="cpu", help="torch device for the deep models (cpu, cuda)")
+    predict.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                         help="torch device for the deep models (auto: CUDA where present)")
     predict.set_defaults(handler=cmd_predict)
     return parser
 

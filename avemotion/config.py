@@ -46,16 +46,33 @@ def run_settings(schema_path: str | os.PathLike = SCHEMA) -> tuple[str, ...]:
     return tuple(key for key, setting in setting_classes(schema_path).items() if setting == "run")
 
 
-def result_settings(config: Mapping, dotted_key: str) -> dict:
-    """A copy of the config block at ``dotted_key`` without its run settings: what a rule's params may
-    carry (a run setting in params would rerun the rule when it changes)."""
+def without_run_settings(block: Mapping, dotted_key: str) -> dict:
+    """A copy of ``block`` (the config block at ``dotted_key``) without its run settings."""
     run = set(run_settings())
 
     def strip(block: Mapping, prefix: str) -> dict:
         return {key: strip(value, f"{prefix}{key}.") if isinstance(value, Mapping) else copy.deepcopy(value)
                 for key, value in block.items() if f"{prefix}{key}" not in run}
 
-    return strip(config_value(dict(config), dotted_key), f"{dotted_key}.")
+    return strip(block, f"{dotted_key}.")
+
+
+def result_settings(config: Mapping, dotted_key: str) -> dict:
+    """The config block at ``dotted_key`` without its run settings: what a rule's params may carry (a
+    run setting in params would rerun the rule when it changes)."""
+    return without_run_settings(config_value(dict(config), dotted_key), dotted_key)
+
+
+def with_run_settings(result_block: Mapping, config: Mapping, dotted_key: str) -> dict:
+    """A job's settings of block ``dotted_key``: the result settings its rule's params carry, plus the
+    block's own run settings read from the config the job runs with (so they are no rerun trigger)."""
+    prefix = f"{dotted_key}."
+    block = dict(result_block)
+    for key in run_settings():
+        name = key[len(prefix):]
+        if key.startswith(prefix) and "." not in name:
+            block[name] = config_value(dict(config), key)
+    return block
 
 
 def cuda_visible() -> bool:

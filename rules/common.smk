@@ -7,7 +7,13 @@ from snakemake.utils import validate
 
 from avemotion import datasets, layout
 from avemotion.artifacts import read_manifest
-from avemotion.config import check_pretraining_files, paper_deviations, track_settings
+from avemotion.config import (
+    check_pretraining_files,
+    paper_deviations,
+    result_settings,
+    track_settings,
+    training_settings,
+)
 from avemotion.constants import FACE_TRACKS, FUSION, MODELS, SPLITS
 from avemotion.shards import SHARD_PATTERN, clips_by_shard
 
@@ -176,6 +182,23 @@ def pretraining_files(wildcards):
     either file reruns them."""
     block = config["models"]["vgg_lstm"]
     return [path for path in (block["vgg_face_weights"], block["fer2013_csv"]) if path]
+
+
+def model_settings(model):
+    """The result settings of `models.<model>` (a model rule's params; docs/configuration.md)."""
+    return result_settings(config, f"models.{model}")
+
+
+def deep_training_settings():
+    """The deep models' result settings of `models.training`: the seed and the device a job will use
+    (a result setting: bf16 on a GPU, fp32 on a CPU). The loader and resume settings are run settings
+    the jobs read themselves."""
+    return training_settings(config)
+
+
+def svm_training_settings():
+    """All the SVM takes from `models.training`: the seed of its cross-validation folds."""
+    return {"seed": config["models"]["training"]["seed"]}
 
 
 def vgg_lstm_name(wildcards):

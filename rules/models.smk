@@ -34,8 +34,8 @@ rule vgg_lstm:
         gpu=1,
     params:
         faces=per_clip(layout.FACE_STACK),
-        model=config["models"]["vgg_lstm"],
-        training=config["models"]["training"],
+        model=model_settings("vgg_lstm"),
+        training=deep_training_settings(),
         name=vgg_lstm_name,
         train_splits=train_splits,
     script:
@@ -69,8 +69,8 @@ rule audio_svm:
         runtime=60,
     params:
         features=per_clip(layout.IS10, with_audio=True),
-        model=config["models"]["audio_svm"],
-        training=config["models"]["training"],
+        model=model_settings("audio_svm"),
+        training=svm_training_settings(),
         train_splits=train_splits,
     script:
         "../workflow_scripts/train_audio_svm.py"
@@ -104,8 +104,8 @@ rule audio_lstm:
         gpu=1,
     params:
         features=per_clip(layout.SHORTTERM, with_audio=True),
-        model=config["models"]["audio_lstm"],
-        training=config["models"]["training"],
+        model=model_settings("audio_lstm"),
+        training=deep_training_settings(),
         train_splits=train_splits,
     script:
         "../workflow_scripts/train_audio_lstm.py"
@@ -139,8 +139,8 @@ rule inception_lstm:
         gpu=1,
     params:
         maps=per_clip(layout.MAPS, with_audio=True),
-        model=config["models"]["inception_lstm"],
-        training=config["models"]["training"],
+        model=model_settings("inception_lstm"),
+        training=deep_training_settings(),
         train_splits=train_splits,
     script:
         "../workflow_scripts/train_inception_lstm.py"

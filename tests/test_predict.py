@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,6 +160,16 @@ def test_predict_and_the_pipeline_agree_when_the_seen_models_have_weight_zero(tm
         assert (fused is None) == (pipeline[clip_id]["probs"] is None), clip_id
         if fused is not None:
             assert np.array_equal(fused, pipeline[clip_id]["probs"]), clip_id
+
+
+def test_cuda_without_a_cuda_device_is_one_line_and_no_traceback(tmp_path):
+    command = [sys.executable, "-m", "avemotion.cli", "predict", str(tmp_path / "clip.mp4"), "--device", "cuda",
+               "--results", str(tmp_path / "results")]
+    hidden = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # no CUDA device, on a GPU machine too
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300, env=hidden)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "avemotion predict: --device is 'cuda' but no CUDA device is available"], result.stderr
 
 
 def test_folders_expand_to_their_video_files(tmp_path):

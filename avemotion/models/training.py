@@ -117,10 +117,16 @@ class Stage:
                              solver.lr_gamma)
 
 
-def select_device(preference: str) -> torch.device:
+class NoCudaDevice(RuntimeError):
+    """CUDA was asked for on a machine without a CUDA device."""
+
+
+def select_device(preference: str, setting: str = "models.training.device") -> torch.device:
+    """The torch device for ``preference`` (auto | cpu | cuda, the value of ``setting``); auto takes
+    CUDA where present. Raises NoCudaDevice, naming the setting, for cuda without a CUDA device."""
     if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise RuntimeError("models.training.device is 'cuda' but no CUDA device is available")
+            raise NoCudaDevice(f"{setting} is 'cuda' but no CUDA device is available")
         return torch.device("cuda")
     return torch.device("cpu")
 
