@@ -91,3 +91,11 @@ def test_a_run_setting_changed_on_a_finished_run_plans_nothing(key: str, demo_ru
     result = run_snakemake(demo_run.workdir, "-n", "--cores", "1", configfile=configfile)
     assert "Nothing to be done" in result.stdout + result.stderr, (
         f"changing the run setting {key} plans jobs:\n{result.stdout[-3000:]}")
+
+
+def test_the_training_resume_fingerprint_holds_the_result_settings_of_models_training():
+    from avemotion.models.training import TrainSettings
+
+    config = load_config()
+    settings = TrainSettings.from_config(config["models"]["training"])
+    assert set(settings.result_settings) == set(result_settings(config, "models.training"))

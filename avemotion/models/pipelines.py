@@ -16,7 +16,6 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from ..config import without_run_settings
 from ..constants import AUDIO_MAP_SIZE, N_SHORT_TERM_FEATURES
 from .clips import Clip, load_clips, training_clips
 from .data import (AudioMaps, AudioSequences, FaceAugmentation, FaceFrames, FaceSequences, GreyImages, MapSequences,
@@ -102,9 +101,7 @@ def train_deep_model(architecture: str, recipe: RecipeBuilder, manifest: str | P
     train = training_clips(clips, train_splits)
     config = dict(model_config)
     plan = recipe(train, config, settings.seed)
-    # the run settings (loader workers, resume interval) change no step: a run resumes across them
-    result_settings = without_run_settings(training_config, "models.training")
-    run_id = fingerprint([name, config, result_settings, list(train_splits), [c.clip_id for c in train]])
+    run_id = fingerprint([name, config, settings.result_settings, list(train_splits), [c.clip_id for c in train]])
     result = run_stages(plan.stages, settings, outputs.resume, run_id, stop_after_steps, outputs.train_log)
     trained = TrainedModel(name, architecture, result.model, config, result.device, plan.statistics)
     metrics = finish(trained, clips, train_splits, result.log_rows, name, outputs)

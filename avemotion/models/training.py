@@ -54,6 +54,12 @@ class TrainSettings:
     checkpoint_every: int = 50
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
 
+    @property
+    def result_settings(self) -> dict:
+        """The settings that change the trained weights (schemas/config.schema.yaml: `setting: result`);
+        loader workers, the resume interval and threads are run settings, so a run resumes across them."""
+        return {"seed": self.seed, "device": self.device}
+
     @classmethod
     def from_config(cls, block: dict, threads: int = 0) -> "TrainSettings":
         return cls(seed=int(block["seed"]), device=str(block["device"]), num_workers=int(block["num_workers"]),
