@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +46,9 @@ def decode_seconds(path: Path) -> tuple[float, float]:
 def stand_in_results(root: Path, config: dict) -> Path:
     """A results folder with the five models at the config's sizes (1 training step per stage on
     synthetic features in the real layouts) and equal fusion weights."""
-    from avemotion.models import (ModelOutputs, synthetic, train_audio_lstm, train_audio_svm,
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import synthetic_corpus as synthetic  # synthetic features in the artifact layouts: test support
+    from avemotion.models import (ModelOutputs, train_audio_lstm, train_audio_svm,
                                   train_inception_lstm, train_vgg_lstm)
 
     models = json.loads(json.dumps(config["models"]))

@@ -9,6 +9,7 @@ number per model; on CUDA the loader pins memory and uses `--workers` processes.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,12 +18,15 @@ import torch
 import yaml
 from torch import nn
 
-from avemotion.models import data, synthetic
+from avemotion.models import data
 from avemotion.models.clips import load_clips
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
 from avemotion.models.sampling import feature_statistics
 from avemotion.models.training import Solver, Stage, TrainSettings, autocast, forward, make_loader, select_device, to_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import synthetic_corpus as synthetic  # noqa: E402  (synthetic clips in the artifact layouts: test support)
 from avemotion.models.vgg import VGG16, VGGLSTM
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,8 @@ import yaml
 from avemotion.artifacts import read_predictions
 from avemotion.constants import CLASSES, N_SHORT_TERM_FEATURES, VGG16_CFG
 from avemotion.models import load_trained_model, train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
-from avemotion.models import data, sampling, synthetic
+import synthetic_corpus as synthetic
+from avemotion.models import data, sampling
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
 from avemotion.models.svm import cv_folds

@@ -25,11 +25,12 @@ from avemotion.artifacts import read_manifest, read_predictions, write_predictio
 from avemotion.config import load_config
 from avemotion.constants import CLASSES
 from avemotion.fusion import align_predictions, fused_rows, load_predictions, run_fusion
-from avemotion.models import (load_trained_model, predict_clip_probabilities, synthetic, train_audio_lstm,
+from avemotion.models import (load_trained_model, predict_clip_probabilities, train_audio_lstm,
                               train_audio_svm, train_inception_lstm, train_vgg_lstm)
 from avemotion.predict import expand_clip_paths, fuse_available, predict_clips, Predictor
 from conftest import model_outputs
 from media_factory import make_clip
+import synthetic_corpus as synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)

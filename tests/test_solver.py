@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from avemotion.config import load_config
-from avemotion.models import synthetic
+import synthetic_corpus as synthetic
 from avemotion.models.pipelines import train_inception_lstm, train_vgg_lstm
 from avemotion.models.training import Solver, Stage, TrainSettings, make_optimizer, run_stages
 from conftest import model_outputs

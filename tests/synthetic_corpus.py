@@ -8,8 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..artifacts import MANIFEST_COLUMNS, set_status, write_tsv
-from ..constants import AUDIO_MAP_SIZE, CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES
+from avemotion.artifacts import MANIFEST_COLUMNS, set_status, write_tsv
+from avemotion.constants import AUDIO_MAP_SIZE, CLASSES, IS10_DIM, N_SHORT_TERM_FEATURES
 
 
 @dataclass
