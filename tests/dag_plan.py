@@ -8,7 +8,9 @@
         resources: tmpdir=/tmp, mem_mb=500, gpu=1
 
 `planned_jobs` turns those blocks into `PlannedJob`s (the `all` target rule left out), so that rerun
-tests can say exactly which rules, and which shards of a per-clip stage, would run.
+tests can say exactly which rules, and which shards of a per-clip stage, would run. It checks the
+blocks against the job-stats table Snakemake prints, and "nothing planned" means Snakemake said
+"Nothing to be done" (`assert_nothing_planned`): output it cannot read fails the test.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from conftest import REPO, SNAKEMAKE, run_snakemake
 JOB_HEADER = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (?P<rule>\w+):\s*$")
 JOB_FIELD = re.compile(r"^\s+(?P<key>input|output|log|jobid|benchmark|reason|wildcards|resources|threads): ?(?P<value>.*)$")
 TARGET_RULES = frozenset({"all"})
+STATS_TOTAL = re.compile(r"^total\s+(\d+)\s*$", re.MULTILINE)
+NOTHING_TO_DO = "Nothing to be done"
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,44 @@ def _key_values(text: str) -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
+class DryRunNotUnderstood(AssertionError):
+    """A dry run's output that says neither which jobs it plans nor that there is nothing to do (a
+    changed Snakemake message must fail the tests that read it, not pass them as "nothing planned")."""
+
+
 def planned_jobs(dry_run_output: str, include_targets: bool = False) -> list[PlannedJob]:
-    """The jobs a dry run's output lists (an empty list for "Nothing to be done")."""
+    """The jobs a dry run's output lists: an empty list only where Snakemake says "Nothing to be
+    done"; raises DryRunNotUnderstood when the job blocks read do not add up to its job-stats total,
+    or when the output has neither."""
+    jobs = _job_blocks(dry_run_output)
+    totals = STATS_TOTAL.findall(dry_run_output)
+    if not totals:
+        if NOTHING_TO_DO not in dry_run_output:
+            raise DryRunNotUnderstood("no job-stats table and no 'Nothing to be done' in the dry run's output:\n"
+                                      + dry_run_output[-3000:])
+        if jobs:
+            raise DryRunNotUnderstood(f"'Nothing to be done', yet {len(jobs)} job blocks:\n{dry_run_output[-3000:]}")
+        return []
+    if len(jobs) != int(totals[-1]):
+        raise DryRunNotUnderstood(f"read {len(jobs)} job blocks, Snakemake's job stats say {totals[-1]}:\n"
+                                  + dry_run_output[-3000:])
+    return [job for job in jobs if include_targets or job.rule not in TARGET_RULES]
+
+
+def assert_nothing_planned(dry_run_output: str, what: str = "") -> None:
+    """Snakemake's own words that a dry run plans nothing (not merely no job block found)."""
+    assert NOTHING_TO_DO in dry_run_output, (
+        f"{what or 'the dry run'} plans jobs: "
+        + ", ".join(f"{rule} x{n}" for rule, n in sorted(rule_counts(planned_jobs(dry_run_output)).items()))
+        + "\n" + dry_run_output[-3000:])
+
+
+def _job_blocks(dry_run_output: str) -> list[PlannedJob]:
     jobs: list[PlannedJob] = []
     current: dict | None = None
 
     def close() -> None:
-        if current is not None and (include_targets or current["rule"] not in TARGET_RULES):
+        if current is not None:
             jobs.append(PlannedJob(current["rule"], current.get("wildcards", {}), current.get("resources", {}),
                                    current.get("reason", ""), current.get("jobid", "")))
 
@@ -80,8 +115,12 @@ def planned_jobs(dry_run_output: str, include_targets: bool = False) -> list[Pla
 
 def dry_run(workdir: Path, *args: str, configfile: Path | None = None) -> list[PlannedJob]:
     """Run `snakemake -n` on a run directory and return the jobs it would execute."""
+    return planned_jobs(dry_run_output(workdir, *args, configfile=configfile))
+
+
+def dry_run_output(workdir: Path, *args: str, configfile: Path | None = None) -> str:
     result = run_snakemake(workdir, "-n", "--cores", "1", *args, configfile=configfile)
-    return planned_jobs(result.stdout + "\n" + result.stderr)
+    return result.stdout + "\n" + result.stderr
 
 
 def rule_counts(jobs: list[PlannedJob]) -> Counter:

@@ -20,7 +20,7 @@ import yaml
 from avemotion.config import load_config
 from avemotion.shards import clip_shard
 from conftest import REPO, SNAKEMAKE, DemoRun, run_snakemake
-from dag_plan import dry_run, planned_jobs, workflow_rules
+from dag_plan import assert_nothing_planned, dry_run, dry_run_output, planned_jobs, workflow_rules
 from media_factory import make_clip
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,7 @@ def test_sigkill_mid_write_leaves_no_artifact_for_downstream_and_the_rerun_finis
     run_snakemake(workdir, "--cores", "1", "--rerun-incomplete", target, configfile=configfile)
     with wave.open(str(shard / "long.wav"), "rb") as handle:
         assert abs(handle.getnframes() / handle.getframerate() - 240) < 0.5
-    assert dry_run(workdir, target, configfile=configfile) == []
+    assert_nothing_planned(dry_run_output(workdir, target, configfile=configfile), "after the rerun")
 
 
 TRAINING_RULE, TRAINING_MODEL = "vgg_lstm", "vgg_lstm_a"  # the rule and its track-a job

@@ -16,7 +16,7 @@ import yaml
 from avemotion.artifacts import read_tsv
 from avemotion.shards import clip_shard, clips_by_shard
 from conftest import DemoRun, run_snakemake
-from dag_plan import PlannedJob, dry_run, rule_counts, workflow_rules
+from dag_plan import PlannedJob, assert_nothing_planned, dry_run, dry_run_output, rule_counts, workflow_rules
 
 pytestmark = pytest.mark.slow
 
@@ -90,8 +90,7 @@ def describe(jobs: list[PlannedJob]) -> str:
 
 
 def test_nothing_edited_nothing_runs(demo_run: DemoRun):
-    jobs = dry_run(demo_run.workdir, configfile=demo_run.configfile)
-    assert jobs == [], f"a finished run would rerun: {describe(jobs)}; reasons: {[j.reason for j in jobs][:5]}"
+    assert_nothing_planned(dry_run_output(demo_run.workdir, configfile=demo_run.configfile), "a finished run")
 
 
 def test_comment_and_key_order_in_config_yaml_rerun_nothing(run_copy: DemoRun):
@@ -105,8 +104,7 @@ def test_comment_and_key_order_in_config_yaml_rerun_nothing(run_copy: DemoRun):
     run_copy.configfile.write_text("# edited by hand: only comments and key order differ\n"
                                    + text.replace("\n", "  # a comment\n", 3))
     assert yaml.safe_load(run_copy.configfile.read_text()) == original
-    jobs = dry_run(run_copy.workdir, configfile=run_copy.configfile)
-    assert jobs == [], f"reordering config.yaml reruns: {describe(jobs)}; reasons: {[j.reason for j in jobs][:3]}"
+    assert_nothing_planned(dry_run_output(run_copy.workdir, configfile=run_copy.configfile), "reordered config.yaml")
 
 
 def test_model_hyperparameter_reruns_only_that_model_fusion_and_report(demo_run: DemoRun, tmp_path: Path):

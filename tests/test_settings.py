@@ -99,3 +99,33 @@ def test_the_training_resume_fingerprint_holds_the_result_settings_of_models_tra
     config = load_config()
     settings = TrainSettings.from_config(config["models"]["training"])
     assert set(settings.result_settings) == set(result_settings(config, "models.training"))
+
+
+# result settings and the rules each reruns on a finished run (docs/configuration.md, "What each edit
+# reruns"); the other rows are tests/test_reruns.py's
+AFTER_THE_MODELS = {"fusion", "submission", "report"}
+RESULT_EDITS = {
+    "models.training.seed": {"vgg_lstm", "audio_svm", "audio_lstm", "inception_lstm"} | AFTER_THE_MODELS,
+    "models.training.device": {"vgg_lstm", "audio_lstm", "inception_lstm"} | AFTER_THE_MODELS,
+    # a dlib setting on the MediaPipe track: no job reads it
+    "faces.track_a.min_score": set(),
+}
+EDITED_VALUES = {"models.training.device": "cuda", "faces.track_a.min_score": 1.5}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", RESULT_EDITS)
+def test_a_result_setting_reruns_the_documented_jobs(key: str, demo_run: DemoRun, tmp_path: Path):
+    from dag_plan import planned_jobs, rule_counts
+
+    assert demo_run.config["faces"]["track_a"]["method"] == "mediapipe" and demo_run.config["models"]["training"][
+        "device"] != "cuda", "the edits below assume the demo's track A and a CPU run"
+    value = EDITED_VALUES.get(key) or changed_value(config_value(demo_run.config, key))
+    configfile = tmp_path / "edited.yaml"
+    configfile.write_text(yaml.safe_dump(with_setting(demo_run.config, key, value), sort_keys=False))
+    result = run_snakemake(demo_run.workdir, "-n", "--cores", "1", configfile=configfile)
+    output = result.stdout + result.stderr
+    if not RESULT_EDITS[key]:
+        assert "Nothing to be done" in output, output[-3000:]
+        return
+    assert set(rule_counts(planned_jobs(output))) == RESULT_EDITS[key], output[-3000:]

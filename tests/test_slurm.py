@@ -22,7 +22,7 @@ import yaml
 from avemotion.artifacts import read_tsv
 from avemotion.shards import clips_by_shard
 from conftest import REPO, SNAKEMAKE, tiny_config
-from dag_plan import dry_run
+from dag_plan import assert_nothing_planned, dry_run, dry_run_output
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -149,7 +149,7 @@ def slurm_run(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_demo_pipeline_runs_to_the_end_on_slurm(slurm_run: SlurmRun):
     assert slurm_run.returncode == 0, slurm_run.output[-6000:]
-    assert dry_run(slurm_run.workdir, configfile=slurm_run.configfile) == [], "jobs left after the SLURM run"
+    assert_nothing_planned(dry_run_output(slurm_run.workdir, configfile=slurm_run.configfile), "after the SLURM run")
     submitted = slurm_run.submitted()
     assert submitted, "no job was submitted through sbatch"
     # every job ran on the cluster and finished, except the one the test cancelled
