@@ -81,7 +81,16 @@ def _format_cell(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return "" if value is None else str(value)
+    return "" if value is None else one_line(str(value))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace that holds a line break or tab as one space: a table cell
+    (a reason quoting ffmpeg's stderr, say) stays on its row for `cut`, `awk` and `join`; the full
+    message is in the job's log."""
+    if "\n" not in text and "\r" not in text and "\t" not in text:
+        return text
+    return " ".join(text.split())
 
 
 def read_tsv(path: str | os.PathLike) -> list[dict[str, str]]:

@@ -4,6 +4,7 @@ audio extraction."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -16,6 +17,8 @@ import numpy as np
 
 from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output
 from .constants import AUDIO_SAMPLE_RATE, SHORT_TERM_WINDOW_S, TIMELINE_FPS
+
+log = logging.getLogger(__name__)
 
 
 class ClipProbeError(Exception):
@@ -207,7 +210,9 @@ def extract_audio(clip: str | os.PathLike, wav_path: str | os.PathLike,
                        "-vn", "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
-                raise RuntimeError(f"ffmpeg could not extract audio from {clip}: {result.stderr.strip()}")
+                log.error("ffmpeg could not extract audio from %s:\n%s", clip, result.stderr.strip())
+                last_line = (result.stderr.strip().splitlines() or ["no message"])[-1]
+                raise RuntimeError(f"ffmpeg could not extract audio from {clip}: {last_line}")
         else:
             with wave.open(str(tmp), "wb") as handle:
                 handle.setnchannels(1)

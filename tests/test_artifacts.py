@@ -30,3 +30,12 @@ def test_tsv_lines_end_with_newline_only(tmp_path):
     write_tsv(tmp_path / "t.tsv", ["clip_id", "reason"], [{"clip_id": "c0", "reason": "no face"}])
     assert (tmp_path / "t.tsv").read_bytes() == b"clip_id\treason\nc0\tno face\n"
     assert read_tsv(tmp_path / "t.tsv") == [{"clip_id": "c0", "reason": "no face"}]
+
+
+def test_a_multi_line_reason_stays_on_its_row(tmp_path):
+    reason = ("clip c0: media failed (RuntimeError: ffmpeg could not extract audio: [in#0 @ 0x1] moov atom not found\n"
+              "Error opening input file c0.mp4.\r\n\tError opening input files: Invalid data)")
+    write_tsv(tmp_path / "t.tsv", ["clip_id", "reason", "n"], [{"clip_id": "c0", "reason": reason, "n": 3}])
+    lines = (tmp_path / "t.tsv").read_text().split("\n")
+    assert len(lines) == 3 and lines[2] == "" and lines[1].count("\t") == 2
+    assert read_tsv(tmp_path / "t.tsv")[0]["reason"] == " ".join(reason.split())
