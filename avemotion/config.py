@@ -163,8 +163,22 @@ def _same_setting(value: object, paper_value: object) -> bool:
     return value == paper_value
 
 
+ORGANISER_FACES_KEY = "faces.track_b.dataset_faces_dir"
+ORGANISER_FACES = "the organisers' face crops"
+ORGANISER_FACES_SECTION = "3.2 / Table 2: the second VGG-LSTM trains on the faces provided by the challenge organisers"
+
+
+def lacks_organiser_faces(config: Mapping) -> bool:
+    """Whether an AFEW run's track B finds faces itself instead of reading the organisers' crops
+    (paper 3.2). Only AFEW ships such crops: on other datasets `dataset.kind` is the deviation."""
+    return config["dataset"]["kind"] == "afew" and not config["faces"]["track_b"]["dataset_faces_dir"]
+
+
 def paper_deviations(config: dict) -> list[PaperDeviation]:
-    """Every paper value (constants.PAPER_CONFIG) that `config` sets differently, in table order."""
+    """Every paper value (constants.PAPER_CONFIG) that `config` sets differently, in table order, then
+    track B without the organisers' faces. An AFEW run reaches that only with `require_pretraining`
+    off (`check_pretraining_files` stops it otherwise), so a config that requires them lists no such
+    path (the pretraining files likewise)."""
     from .constants import PAPER_CONFIG
 
     deviations = []
@@ -172,18 +186,24 @@ def paper_deviations(config: dict) -> list[PaperDeviation]:
         value = config_value(config, key, default=None)  # None: an optional key left unset
         if not _same_setting(value, paper_value):
             deviations.append(PaperDeviation(key, value, paper_value, section))
+    if lacks_organiser_faces(config) and not config["models"]["vgg_lstm"]["require_pretraining"]:
+        method = config["faces"]["track_b"]["method"]
+        deviations.append(PaperDeviation(ORGANISER_FACES_KEY, None, ORGANISER_FACES,
+                                         f"{ORGANISER_FACES_SECTION}; track B finds faces with {method} instead"))
     return deviations
 
 
 class PretrainingFileError(ValueError):
-    """A VGG-Face file or FER-2013 CSV that the config asks for is missing or unreadable."""
+    """A VGG-Face file, FER-2013 CSV or organisers' faces folder that the config asks for is missing
+    or unusable."""
 
 
 def pretraining_file_problems(vgg_config: dict) -> list[str]:
     """What is wrong with `models.vgg_lstm`'s VGG-Face file and FER-2013 CSV, one message each.
 
     A set path must exist and be readable in its format (checked from its first bytes only); with
-    `require_pretraining` (paper 2.1) an empty path or a step (a) of 0 iterations is a problem too.
+    `require_pretraining` (paper 2.1) an empty path, a step (a) of 0 iterations or a VGG-Face file
+    without fc6/fc7 (they would keep their random init) is a problem too.
     """
     prefix = "models.vgg_lstm"
     required = bool(vgg_config["require_pretraining"])
@@ -197,6 +217,8 @@ def pretraining_file_problems(vgg_config: dict) -> list[str]:
                                 f"{what}, or set require_pretraining: false to train without it (not the paper)")
             continue
         problem = _unreadable(Path(path), key)
+        if not problem and key == "vgg_face_weights" and required:
+            problem = _without_fc_layers(Path(path))
         if problem:
             problems.append(f"{prefix}.{key} = {path!r}: {problem}")
     if required and int(vgg_config["fer_iterations"]) <= 0:
@@ -226,9 +248,37 @@ def _unreadable(path: Path, key: str) -> str:
     return ""
 
 
+def _without_fc_layers(path: Path) -> str:
+    from .models.vgg_face import missing_fc_layers
+
+    missing = missing_fc_layers(path)
+    if not missing:
+        return ""
+    return (f"a VGG-Face file without {' and '.join(missing)} (Keras' _notop_ file: convolutions only), so "
+            f"{' and '.join(missing)} would stay at their random init, not VGG-Face's (paper 2.1): use the full "
+            f"file (rcmalli_vggface_tf_vgg16.h5 or another format, docs/models.md), or set "
+            f"models.vgg_lstm.require_pretraining: false to train with it")
+
+
+def organiser_faces_problems(config: Mapping) -> list[str]:
+    """What is wrong with track B's face source: a set `dataset_faces_dir` must be a folder; with
+    `require_pretraining` an AFEW run must set it (paper 3.2), since without it track B silently
+    becomes another experiment (faces found by the track's `method`)."""
+    faces_dir = str(config["faces"]["track_b"]["dataset_faces_dir"])
+    if faces_dir:
+        return [] if Path(faces_dir).is_dir() else [f"{ORGANISER_FACES_KEY} = {faces_dir!r}: no such folder"]
+    if lacks_organiser_faces(config) and config["models"]["vgg_lstm"]["require_pretraining"]:
+        method = config["faces"]["track_b"]["method"]
+        return [f"{ORGANISER_FACES_KEY} is empty but models.vgg_lstm.require_pretraining is true: set it to "
+                f"AFEW's face folders from the organisers (paper {ORGANISER_FACES_SECTION}; docs/faces.md), or "
+                f"set require_pretraining: false to let track B find faces with {method} (not the paper)"]
+    return []
+
+
 def check_pretraining_files(config: dict) -> None:
-    """Stop before any job runs when the VGG-Face file or FER-2013 CSV cannot be used."""
-    problems = pretraining_file_problems(config["models"]["vgg_lstm"])
+    """Stop before any job runs when the VGG-Face file or FER-2013 CSV cannot be used, or an AFEW
+    run that requires the paper's inputs has no organisers' faces for track B."""
+    problems = pretraining_file_problems(config["models"]["vgg_lstm"]) + organiser_faces_problems(config)
     if problems:
         raise PretrainingFileError("cannot start the VGG-LSTM training as configured:\n  - " + "\n  - ".join(problems))
 

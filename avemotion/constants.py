@@ -44,10 +44,20 @@ VGG_INPUT_SIZE: int = 224  # VGG-16 [20]
 # Section 2.1: layers after fc6 replaced by a one-layer LSTM(128) + FC(7).
 VGG_LSTM_HIDDEN: int = 128
 VGG_LSTM_SEQUENCE_LENGTH: int = 16
-VGG_LSTM_FRAME_GAP: int = 8  # faces taken every 8 frames of the 60-fps timeline
+VGG_LSTM_FRAME_GAP: int = 8  # "face images extracted at every 8 frames of the original video sequence"
+# Not paper: the two units "every 8 frames" can count (models.vgg_lstm.frame_gap_unit; docs/models.md):
+# the frames of the 60-fps timeline, or the clip's own (source) frames.
+FRAME_GAP_UNITS: tuple[str, ...] = ("timeline", "source")
 LSTM_INIT_UNIFORM_BOUND: float = 0.01  # LSTM weights ~ U(-0.01, 0.01), biases 0
-# Section 2.1 [22]: FER-2013 images are 48x48 grey.
+# Section 2.1 [22]: FER-2013 images are 48x48 grey; "the FER-2013 database contains 35887 images".
 FER2013_IMAGE_SIZE: int = 48
+FER2013_N_IMAGES: int = 35887
+# not paper: the `Usage` values of fer2013.csv (28,709 Training, 3,589 PublicTest, 3,589 PrivateTest:
+# together the paper's 35,887).
+FER2013_USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+# Section 2.1 [21]: VGG-Face was trained on 2.6M images of 2.6K celebrities and public figures.
+VGG_FACE_TRAINING_IMAGES: int = 2_600_000
+VGG_FACE_IDENTITIES: int = 2_600
 
 # Section 2.2: openSMILE INTERSPEECH 2010 paralinguistic functionals.
 IS10_DIM: int = 1582
@@ -105,7 +115,14 @@ PAPER_VAL_UAR: dict[str, float] = {
 }
 PAPER_TEST_ACCURACY_FUSION: float = 51.15
 PAPER_TEST_UAR_FUSION: float = 41.21
+PAPER_TEST_SUBMISSION: int = 6  # Table 6 shows the test results of the team's submission 6
 CHALLENGE_BASELINE_VAL_ACCURACY: float = 38.81
+# Section 3.2: the two VGG-LSTMs (tracks A and B) combined, validation accuracy; and the 2016
+# sub-challenge winner's accuracy [6] that the best VGG-LSTM (49.61 %) is compared with.
+PAPER_VAL_ACCURACY_TWO_VGG_LSTMS: float = 51.02
+EMOTIW2016_WINNER_VAL_ACCURACY: float = 45.43
+# Section 3.1: AFEW in EmotiW 2017 holds 773 training, 383 validation and 653 test clips.
+AFEW_SPLIT_SIZES: dict[str, int] = {"train": 773, "val": 383, "test": 653}
 
 # Model names, as used in rules, artifact paths and config (see docs/artifacts.md).
 FACE_TRACKS: tuple[str, ...] = ("a", "b")
@@ -202,6 +219,7 @@ PAPER_CONFIG: dict[str, tuple[object, str]] = {
     "models.vgg_lstm.lstm_hidden": (VGG_LSTM_HIDDEN, "2.1: LSTM with 128 nodes"),
     "models.vgg_lstm.sequence_length": (VGG_LSTM_SEQUENCE_LENGTH, "2.1: sequences of 16 faces"),
     "models.vgg_lstm.frame_gap": (VGG_LSTM_FRAME_GAP, "2.1: a face every 8 frames"),
+    "models.vgg_lstm.fer2013_usages": (list(FER2013_USAGES), "2.1: step (a) on FER-2013's 35887 images"),
     "models.vgg_lstm.augment_flip": (False, "2.1 names no augmentation"),
     "models.vgg_lstm.augment_max_shift": (0.0, "2.1 names no augmentation"),
     "models.audio_lstm.hidden": (AUDIO_LSTM_HIDDEN, "2.3: LSTM with 512 neurons"),
@@ -225,6 +243,18 @@ PAPER_CONFIG: dict[str, tuple[object, str]] = {
     "models.inception_lstm.sequence_iterations": (INCEPTION_MAX_ITERATIONS, "2.4: 10000 iterations"),
     "fusion.models": (list(MODELS), "3.2 / Fig. 1: the five models"),
     "fusion.refit": (True, "3.2: test predictions from models retrained on train+val"),
+}
+# The paper's numbers that no config key sets and no code computes with, with their sections: they
+# describe the data and the results beyond Tables 1-6 (tests/test_paper_config.py: every constant
+# is used by the code or listed here or in PAPER_CONFIG).
+PAPER_REPORTED_ONLY: dict[str, tuple[object, str]] = {
+    "FER-2013 images": (FER2013_N_IMAGES, "2.1 [22]"),
+    "VGG-Face training images": (VGG_FACE_TRAINING_IMAGES, "2.1 [21]"),
+    "VGG-Face identities": (VGG_FACE_IDENTITIES, "2.1 [21]"),
+    "AFEW clips per split": (AFEW_SPLIT_SIZES, "3.1"),
+    "val accuracy % of the two VGG-LSTMs combined": (PAPER_VAL_ACCURACY_TWO_VGG_LSTMS, "3.2"),
+    "val accuracy % of the EmotiW 2016 winner [6]": (EMOTIW2016_WINNER_VAL_ACCURACY, "3.2"),
+    "challenge submission of the test results": (PAPER_TEST_SUBMISSION, "Table 6"),
 }
 # Models stage.
 # Section 2.1: VGG-16 [20] layer configuration ("D"): numbers are conv widths, "M" a 2x2 max-pool.

@@ -18,8 +18,9 @@ from avemotion.constants import FACE_TRACKS, FUSION, MODELS, SPLITS
 from avemotion.shards import SHARD_PATTERN, clips_by_shard
 
 validate(config, schema="../schemas/config.schema.yaml")
-# A missing or unreadable VGG-Face file / fer2013.csv stops the run here, before any job (the paper
-# config requires them: without them the run would silently be another experiment).
+# A missing or unreadable VGG-Face file / fer2013.csv, a VGG-Face file without fc6/fc7 or, on AFEW,
+# no organisers' faces for track B stops the run here, before any job (the paper config requires
+# them: without them the run would silently be another experiment).
 check_pretraining_files(config)
 
 

@@ -3,8 +3,10 @@ audio stages (docs/artifacts.md), FER-2013 images, and datasets that sample them
 
 Each dataset item is (input tensor, target). Datasets with random windows (`StepSeeded`) draw them
 from (seed, step, index), so that a resumed run draws exactly the same windows as an uninterrupted one.
-Whole artifacts are read with the artifacts' own readers (`avemotion.artifacts.read_face_stack`,
-`read_audio_features`); the datasets read single rows from files they keep open.
+The datasets take usable clips only (`clips.training_clips`: a quarantined clip never reaches them;
+it has no faces or features to draw from). Whole artifacts are read with the artifacts' own readers
+(`avemotion.artifacts.read_face_stack`, `read_audio_features`); the datasets read single rows from
+files they keep open.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..artifacts import read_audio_features
-from ..constants import FER2013_IMAGE_SIZE, FER2013_LABELS
+from ..constants import FER2013_IMAGE_SIZE, FER2013_LABELS, FER2013_USAGES, FRAME_GAP_UNITS
 from ..padding import pad_sequence_to_min_length
 from .clips import CLASS_INDEX, Clip
-from .sampling import sample_face_rows, standardize_map
+from .sampling import sample_face_rows, source_frame_rows, standardize_map, window_starts
 
 
 def read_audio_array(path: str | Path) -> np.ndarray:
@@ -47,8 +49,13 @@ def check_fer2013_header(path: str | Path) -> None:
 
 def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",)) -> tuple[np.ndarray, np.ndarray]:
     """Paper 2.1 step 1: the standard ``fer2013.csv`` (columns ``emotion,pixels,Usage``; pixels are
-    48*48 space-separated grey values). Returns (images uint8 [N, 48, 48], targets in CLASSES order:
-    FER 0 Angry 1 Disgust 2 Fear 3 Happy 4 Sad 5 Surprise 6 Neutral -> AN DI FE HA SA SU NE)."""
+    48*48 space-separated grey values), the rows whose ``Usage`` is one of `usages` (None, or a file
+    without that column: every row; `models.vgg_lstm.fer2013_usages`). Returns (images uint8
+    [N, 48, 48], targets in CLASSES order: FER 0 Angry 1 Disgust 2 Fear 3 Happy 4 Sad 5 Surprise
+    6 Neutral -> AN DI FE HA SA SU NE)."""
+    unknown = sorted(set(usages or ()) - set(FER2013_USAGES))
+    if unknown:
+        raise ValueError(f"FER-2013 Usage values {unknown} are none of {list(FER2013_USAGES)}")
     images, targets = [], []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -62,6 +69,37 @@ def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",))
             images.append(pixels.reshape(FER2013_IMAGE_SIZE, FER2013_IMAGE_SIZE))
             targets.append(CLASS_INDEX[FER2013_LABELS[int(row["emotion"])]])
     return np.stack(images) if images else np.zeros((0, 48, 48), np.uint8), np.array(targets, dtype=np.int64)
+
+
+def frame_gap_unit(config: Mapping) -> str:
+    """`models.vgg_lstm.frame_gap_unit` of a model config; a checkpoint written before the key
+    existed counted the gap on the 60-fps timeline."""
+    unit = str(config.get("frame_gap_unit", FRAME_GAP_UNITS[0]))
+    if unit not in FRAME_GAP_UNITS:
+        raise ValueError(f"frame_gap_unit {unit!r} is none of {list(FRAME_GAP_UNITS)}")
+    return unit
+
+
+def gap_frame_rows(handle: h5py.File, unit: str) -> np.ndarray:
+    """The face row (-1: none) of each frame `frame_gap` counts in an open face stack: its 60-fps
+    `timeline` as stored (unit ``timeline``) or one row per source frame (``source``)."""
+    timeline = handle["timeline"][...]
+    if unit == "timeline":
+        return timeline
+    if "n_unique_frames" not in handle.attrs:
+        raise ValueError(f"{handle.filename}: a face stack without n_unique_frames cannot count source frames")
+    return source_frame_rows(timeline, handle["frame_index"][...], int(handle.attrs["n_unique_frames"]))
+
+
+def clip_face_windows(path: str | Path, config: Mapping) -> np.ndarray:
+    """uint8 [W, L, S, S, 3]: the `sequence_length`-face windows, `frame_gap` frames apart, that
+    cover one clip's face stack (`window_starts`): what a trained VGG-LSTM averages over."""
+    length, gap = int(config["sequence_length"]), int(config["frame_gap"])
+    with h5py.File(path, "r") as handle:
+        faces = handle["faces"][:]
+        rows = gap_frame_rows(handle, frame_gap_unit(config))
+    return np.stack([faces[sample_face_rows(rows, start, length, gap)]
+                     for start in window_starts(rows.size, length * gap)])
 
 
 class OpenFiles:
@@ -173,12 +211,13 @@ class FaceFrames(Dataset, StepSeeded, OpenFiles):
 
 
 class FaceSequences(Dataset, StepSeeded, OpenFiles):
-    """Paper 2.1 step 3: 16 faces every 8th timeline frame, window start random per step."""
+    """Paper 2.1 step 3: `length` faces every `gap` frames of the 60-fps timeline or of the source
+    (`unit`, `gap_frame_rows`), window start random per step."""
 
     def __init__(self, clips: Sequence[Clip], length: int, gap: int, seed: int = 0,
-                 augmentation: FaceAugmentation = FaceAugmentation()) -> None:
+                 augmentation: FaceAugmentation = FaceAugmentation(), unit: str = "timeline") -> None:
         self.clips, self.length, self.gap, self.seed = list(clips), length, gap, seed
-        self.augmentation = augmentation
+        self.augmentation, self.unit = augmentation, unit
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -186,11 +225,11 @@ class FaceSequences(Dataset, StepSeeded, OpenFiles):
     def __getitem__(self, index: int):
         clip = self.clips[index]
         handle = self.open(clip.path)
-        timeline = handle["timeline"][...]
+        frames = gap_frame_rows(handle, self.unit)
         span = self.length * self.gap
         rng = self.rng(index)
-        start = int(rng.integers(0, max(1, timeline.size - span + 1)))
-        rows = sample_face_rows(timeline, start, self.length, self.gap)
+        start = int(rng.integers(0, max(1, frames.size - span + 1)))
+        rows = sample_face_rows(frames, start, self.length, self.gap)
         faces = self.augmentation(read_rows(handle["faces"], rows), rng)
         return torch.from_numpy(faces).permute(0, 3, 1, 2), clip.target
 

@@ -19,7 +19,7 @@ from torch import nn
 from ..constants import AUDIO_MAP_SIZE, N_SHORT_TERM_FEATURES
 from .clips import Clip, load_clips, training_clips
 from .data import (AudioMaps, AudioSequences, FaceAugmentation, FaceFrames, FaceSequences, GreyImages, MapSequences,
-                   collate_padded, read_audio_array, read_fer2013)
+                   collate_padded, frame_gap_unit, read_audio_array, read_fer2013)
 from .heads import AudioLSTM
 from .inception import BNInception, InceptionLSTM
 from .outputs import ModelOutputs, write_evaluation
@@ -123,9 +123,11 @@ def finish(trained: TrainedModel, clips: Sequence[Clip], train_splits: Sequence[
 
 
 def vgg_lstm_recipe(train: list[Clip], config: dict, seed: int) -> Recipe:
-    """Paper 2.1: (a) optional FER-2013, (b) fine-tune on aligned faces, (c) VGG up to fc6 +
-    LSTM(128) + FC(7) on 16 faces every 8th frame, end to end."""
-    fer_images, fer_targets = (read_fer2013(config["fer2013_csv"]) if config["fer2013_csv"]
+    """Paper 2.1: (a) optional FER-2013 (the rows of `fer2013_usages`), (b) fine-tune on aligned
+    faces, (c) VGG up to fc6 + LSTM(128) + FC(7) on 16 faces every 8th frame (of the timeline or the
+    source: `frame_gap_unit`), end to end."""
+    fer_images, fer_targets = (read_fer2013(config["fer2013_csv"], tuple(config["fer2013_usages"]))
+                               if config["fer2013_csv"]
                                else (np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64)))
     length, gap = int(config["sequence_length"]), int(config["frame_gap"])
     augmentation = FaceAugmentation.from_config(config)
@@ -147,8 +149,8 @@ def vgg_lstm_recipe(train: list[Clip], config: dict, seed: int) -> Recipe:
               int(config["frame_iterations"]), int(config["frame_batch_size"]), frame_solver,
               lambda m, lr: vgg_param_groups(m, lr, m.fc8)),
         Stage("sequences", lambda m: VGGLSTM(m, int(config["lstm_hidden"])),
-              FaceSequences(train, length, gap, seed, augmentation), int(config["sequence_iterations"]),
-              int(config["sequence_batch_size"]), sequence_solver,
+              FaceSequences(train, length, gap, seed, augmentation, frame_gap_unit(config)),
+              int(config["sequence_iterations"]), int(config["sequence_batch_size"]), sequence_solver,
               lambda m, lr: vgg_param_groups(m, lr, m.head, head_multiplier)),
     ])
 

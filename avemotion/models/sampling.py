@@ -1,6 +1,7 @@
 """What a model takes of one clip (paper 2.1, 2.3, 2.4), each rule defined here once and tested:
 
-- VGG-LSTM: 16 faces taken every 8th frame of the 60-fps timeline (`sample_face_rows`); a timeline
+- VGG-LSTM: 16 faces taken every 8th frame (`sample_face_rows`), counted on the 60-fps timeline
+  (`frame_gap_unit: timeline`) or on the clip's own source frames (`source`: `source_frame_rows`); a
   frame without a face (-1) takes the face nearest in time (the earlier on a tie); a clip shorter
   than 16 x 8 frames repeats its last sampled face.
 - audio LSTM: the whole standardised [n, 34] sequence (n >= 16 from the audio stage; padded here
@@ -33,8 +34,28 @@ def nearest_face_rows(timeline: np.ndarray) -> np.ndarray:
     return timeline[nearest]
 
 
+def source_frame_rows(timeline: np.ndarray, frame_index: np.ndarray, n_source_frames: int) -> np.ndarray:
+    """The face row (-1: no face) of each source frame a face stack's 60-fps timeline shows, in order.
+
+    `frame_index` is the source frame of each face row, `n_source_frames` how many distinct source
+    frames the timeline shows. A source of up to 60 fps shows each of its frames 0 .. n-1 (repeated
+    across timeline frames); one of 60 fps or more shows a different frame at every timeline frame,
+    and those are the only ones decoded, so its rows are the timeline's own.
+    """
+    timeline = np.asarray(timeline, dtype=np.int64)
+    if n_source_frames >= timeline.size:
+        return timeline
+    frame_index = np.asarray(frame_index, dtype=np.int64)
+    if frame_index.size and (frame_index.min() < 0 or frame_index.max() >= n_source_frames):
+        raise ValueError(f"face rows name source frames outside 0..{n_source_frames - 1}")
+    rows = np.full(n_source_frames, -1, dtype=np.int64)
+    rows[frame_index] = np.arange(frame_index.size)
+    return rows
+
+
 def sample_face_rows(timeline: np.ndarray, start: int, length: int, gap: int) -> np.ndarray:
-    """Paper 2.1: face rows at timeline frames start, start+gap, ..., (length of them).
+    """Paper 2.1: face rows at frames start, start+gap, ..., (length of them) of `timeline`, the face
+    row of each frame the gap counts (the 60-fps timeline, or `source_frame_rows`).
 
     Frames past the end of the clip repeat the last frame's face (padding for short clips); frames
     without a face take the nearest face in time.

@@ -16,12 +16,11 @@ import torch
 from torch import nn
 
 from ..artifacts import atomic_output
-from ..artifacts import read_face_stack
 from ..padding import pad_sequence_to_min_length
-from .data import read_audio_array
+from .data import clip_face_windows, read_audio_array
 from .heads import AudioLSTM
 from .inception import BNInception, InceptionLSTM
-from .sampling import sample_face_rows, standardize_map, window_starts
+from .sampling import standardize_map, window_starts
 from .svm import class_probabilities
 from .training import autocast, save_checkpoint
 from .vgg import VGGLSTM, vgg16_from_config
@@ -103,12 +102,8 @@ def predict_clip_probabilities(model: TrainedModel, clip_file: str | Path) -> np
 
 
 def predict_vgg_lstm(model: TrainedModel, clip_file: Path) -> np.ndarray:
-    length, gap = int(model.config["sequence_length"]), int(model.config["frame_gap"])
-    stack = read_face_stack(clip_file)
-    faces, timeline = stack.faces, stack.timeline
-    windows = [faces[sample_face_rows(timeline, start, length, gap)]
-               for start in window_starts(timeline.size, length * gap)]
-    return softmax_mean(model, torch.from_numpy(np.stack(windows)).permute(0, 1, 4, 2, 3))
+    windows = clip_face_windows(clip_file, model.config)
+    return softmax_mean(model, torch.from_numpy(windows).permute(0, 1, 4, 2, 3))
 
 
 def predict_audio_lstm(model: TrainedModel, clip_file: Path) -> np.ndarray:

@@ -10,7 +10,8 @@ Accepted (`FORMATS`), each with the input convention of its release, which is ap
   (Keras 2 ``save_weights``: root attribute ``layer_names``, one group per layer with attribute
   ``weight_names`` such as ``conv1_1/kernel:0``; kernels H x W x in x out; fc6 kernel [25088, 4096] over
   pool5 flattened as H, W, C). BGR, mean (93.5940, 104.7624, 129.1863) in BGR order, 0..255. The notop
-  file has no fc6/fc7: those keep their init and a warning is logged.
+  file has no fc6/fc7 (`missing_fc_layers`): loading it leaves those at their init and logs a warning;
+  with ``models.vgg_lstm.require_pretraining`` the config check refuses it before any job.
 - ``matconvnet``: ``vgg_face.mat`` / ``vgg-face.mat`` (simplenn: ``layers`` cell array of structs with
   ``name``, ``type`` and ``weights = {filters, biases}`` or the older ``filters``/``biases`` fields, at the top
   level or inside ``net``; filters H x W x in x out; fc6 a 7x7 conv, fc7/fc8 1x1 convs) read with
@@ -26,8 +27,8 @@ model's `features`, `fc6`, `fc7` and `mean`.
 """
 from __future__ import annotations
 
-from .detect import FORMATS, vgg_face_format
+from .detect import FORMATS, missing_fc_layers, vgg_face_format
 from .layout import CONV_NAMES, VGG_FACE_KEYS
 from .load import load_vgg_face_weights
 
-__all__ = ["CONV_NAMES", "FORMATS", "VGG_FACE_KEYS", "load_vgg_face_weights", "vgg_face_format"]
+__all__ = ["CONV_NAMES", "FORMATS", "VGG_FACE_KEYS", "load_vgg_face_weights", "missing_fc_layers", "vgg_face_format"]

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 from .caffe import looks_like_caffe
-from .keras_h5 import HDF5_SIGNATURE, keras_h5_format
+from .keras_h5 import HDF5_SIGNATURE, keras_h5_format, keras_h5_missing_fc
 from .matconvnet import MAT5_HEADER, MAT73_HEADER, matconvnet_format
 from .torch_files import ZIP_SIGNATURE, torch_keys_format, torch_zip_format
 
@@ -42,6 +42,14 @@ def vgg_face_format(path: str | Path) -> str:
         raise ValueError(f"{path}: not a VGG-Face weights file of a known layout; accepted formats: "
                          f"{', '.join(FORMATS)} ({ACCEPTED_FILES})")
     return detected
+
+
+def missing_fc_layers(path: str | Path) -> tuple[str, ...]:
+    """The layers before fc8 that a VGG-Face file lacks, from its header: fc6 and fc7 for Keras'
+    `_notop_` file (loading it leaves them at their random init); none for every other format, whose
+    readers refuse a file without them. ValueError as `vgg_face_format` for an unreadable file."""
+    path = Path(path)
+    return keras_h5_missing_fc(path) if vgg_face_format(path) == "keras-h5" else ()
 
 
 def _detect(path: Path, header: bytes) -> str | None:

@@ -24,6 +24,15 @@ def keras_h5_format(path: Path) -> str | None:
         return "keras-h5" if "conv1_1" in names else None
 
 
+def keras_h5_missing_fc(path: Path) -> tuple[str, ...]:
+    """fc6 / fc7 where the file's layer list lacks them (the `_notop_` variant), from its header."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        present = {_text(name) for name in _keras_layer_group(handle).attrs.get("layer_names", [])}
+    return tuple(layer for layer in FC_NAMES if layer not in present)
+
+
 def read_keras_h5(path: Path, fc6_input: tuple[int, int, int]) -> VGGFaceFile:
     import h5py
 
@@ -54,7 +63,8 @@ def read_keras_h5(path: Path, fc6_input: tuple[int, int, int]) -> VGGFaceFile:
     require_tensors(tensors, path, layer_names(with_fc=False))
     if "fc6.weight" not in tensors:
         log.warning("%s: a Keras VGG-Face file without top (no fc6/fc7): only the 13 convs are loaded, "
-                    "fc6 and fc7 keep their random init", path)
+                    "fc6 and fc7 keep their random init (models.vgg_lstm.require_pretraining: true refuses "
+                    "such a file before any job)", path)
     rgb_mean = tuple(float(v) for v in VGG_FACE_KERAS_BGR_MEAN[::-1])
     return VGGFaceFile("keras-h5", tensors, rgb_mean, bgr=True)
 
