@@ -160,8 +160,7 @@ def test_a_source_above_60_fps_counts_the_frames_its_timeline_shows():
 
 
 def test_the_timeline_reading_is_the_one_the_models_always_used(tmp_path):
-    """The default samples exactly as before the unit existed (the demo's predictions are unchanged),
-    also for a checkpoint whose config has no frame_gap_unit."""
+    """The default samples exactly as before the unit existed (the demo's predictions are unchanged)."""
     from avemotion.artifacts import read_face_stack
 
     path = write_stack(tmp_path / "clip.h5", 30.0, 75, list(range(0, 75, 2)))
@@ -170,8 +169,6 @@ def test_the_timeline_reading_is_the_one_the_models_always_used(tmp_path):
     before = np.stack([stack.faces[sampling.sample_face_rows(stack.timeline, start, 16, 8)]
                        for start in sampling.window_starts(stack.timeline.size, 16 * 8)])
     np.testing.assert_array_equal(data.clip_face_windows(path, config), before)
-    old_checkpoint = {key: value for key, value in config.items() if key != "frame_gap_unit"}
-    np.testing.assert_array_equal(data.clip_face_windows(path, old_checkpoint), before)
 
 
 def test_training_sequences_count_the_same_unit(tmp_path):

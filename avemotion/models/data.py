@@ -72,9 +72,8 @@ def read_fer2013(path: str | Path, usages: Sequence[str] | None = ("Training",))
 
 
 def frame_gap_unit(config: Mapping) -> str:
-    """`models.vgg_lstm.frame_gap_unit` of a model config; a checkpoint written before the key
-    existed counted the gap on the 60-fps timeline."""
-    unit = str(config.get("frame_gap_unit", FRAME_GAP_UNITS[0]))
+    """`models.vgg_lstm.frame_gap_unit` of a model config (the config a checkpoint holds too)."""
+    unit = str(config["frame_gap_unit"])
     if unit not in FRAME_GAP_UNITS:
         raise ValueError(f"frame_gap_unit {unit!r} is none of {list(FRAME_GAP_UNITS)}")
     return unit
