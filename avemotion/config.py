@@ -286,12 +286,12 @@ def check_pretraining_files(config: dict) -> None:
 # The keys of a face track's block that each method reads; the coverage keys apply to every method.
 FACE_METHOD_SETTINGS: dict[str, tuple[str, ...]] = {
     "mediapipe": ("model_selection", "fallback"),
-    "dlib": ("detect_scale", "min_face_px", "upsample", "min_score"),
+    "dlib": ("detect_scale", "min_face_px", "upsample", "min_score", "follow"),
     "dataset": ("dataset_faces_dir", "dataset_frame_offset"),
 }
 FACE_COVERAGE_SETTINGS: tuple[str, ...] = ("min_face_fraction", "min_faces")
 FACE_STAGE_SETTINGS: tuple[str, ...] = (
-    "size", "min_detection_confidence", "redetect_every", "check_min_score", "max_gap_s",
+    "size", "min_detection_confidence", "redetect_every", "check_min_score", "max_gap_s", "gzip_level",
 )
 
 

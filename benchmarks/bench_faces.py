@@ -1,7 +1,8 @@
 """Face stage speed and memory: face-stage time / pure decode time of the same clips, frames
 per second, and peak RSS for a short and a long clip; the stage's throughput against a bare loop of
-the same library calls; and the detection rate and alignment spread per track on the
-real-photo scene set of tests/face_scenes.py.
+the same library calls; the paper config's face stage on an AFEW-like clip, part by part, on one
+core; and the detection rate and alignment spread per track on the real-photo scene set of
+tests/face_scenes.py.
 
 Clips are generated here from a real photo (skimage's astronaut, rotating, scaling and drifting on a
 cluttered background), 25 fps, written with PyAV/libx264. Each measurement runs in its own process so
@@ -9,6 +10,17 @@ that its peak RSS (ru_maxrss) is its own; memory that does not grow from the sho
 shows the frames stream.
 
     PYTHONPATH=. python benchmarks/bench_faces.py [--short-s 2] [--long-s 20] [--width 720 --height 576] [--quick]
+    PYTHONPATH=. python benchmarks/bench_faces.py --paper-only [--paper-s 3] [--core 1] [--repeats 3]
+
+Paper row: configs/paper.yaml's track A (dlib, 224-px faces) through the faces job's own
+FaceTrackExtractor on a 720x576 25-fps clip encoded as AFEW's are (MPEG-4 Part 2, FourCC XVID, in
+AVI, 1.2 Mb/s), the process pinned to one core (``--core``). frames/s = unique frames / CPU seconds
+of the whole process (every thread: decoding, analysis, writing) and / wall seconds; the parts are
+each thread's CPU time in decode (PyAV + RGB), detect (HOG), landmarks (68- and 5-point fits,
+following included), warp (the 224-px alignment), checks (landmark geometry, appearance) and write
+(HDF5, compression); other = the rest (the loop, queues, the tracker). /decode: the stage's CPU time
+over a pure decode pass of the same clip. Best of ``--repeats`` fresh processes; models load outside
+the timing.
 
 Bare loop ("bare a", "bare b"): on the long clip, the stage's per-frame library calls alone, in one
 thread: decode with PyAV, the analyzer's detector, the landmarks of the largest face, the face check
@@ -19,27 +31,54 @@ Analyzers have config.yaml's settings (track A: MediaPipe, track B: dlib, detect
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from avemotion.constants import FACE_TRACKS
 
 FPS = 25
-TESTS = Path(__file__).resolve().parents[1] / "tests"
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+PAPER_CONFIG = REPO / "configs" / "paper.yaml"
+PAPER_TRACK = "a"  # configs/paper.yaml's track that finds faces itself (dlib); track B reads the organisers'
+PAPER_PARTS = ("decode", "detect", "landmarks", "warp", "checks", "write")
 # --quick: one scene per family of the real-photo set
 QUICK_SCENES = ["roll_astronaut", "scale64_grace_hopper", "turn_right_astronaut", "dark_astronaut",
                 "badge_astronaut_whole", "noface_cat_coins"]
 
 
-def make_clip(path: Path, seconds: float, width: int, height: int, seed: int = 0) -> int:
-    """Write a clip of the astronaut's face moving on clutter; returns its number of frames."""
-    import av
+def clip_encoding(kind: str):
+    """``x264``: H.264 in MP4 (crf 20); ``xvid``: AFEW's MPEG-4 Part 2 in AVI, FourCC XVID, 1.2 Mb/s (as
+    tests/dataset_fixtures.py writes the AFEW fixture)."""
+    from avemotion.demo import Encoding
+
+    if kind == "xvid":
+        return Encoding("avi", "mpeg4", "pcm_s16le", codec_tag="XVID", video_bit_rate=1_200_000)
+    return Encoding("mp4", "libx264", "aac", {"crf": "20", "preset": "veryfast"})
+
+
+def make_clip(path: Path, seconds: float, width: int, height: int, seed: int = 0, encoding: str = "x264") -> int:
+    """Write a clip of the astronaut's face moving on clutter (no audio); returns its number of frames."""
+    from avemotion.demo import write_clip
+
+    n_frames = int(round(seconds * FPS))
+    write_clip(path, astronaut_frames(n_frames, width, height, seed), FPS, width, height, None, 0,
+               clip_encoding(encoding))
+    return n_frames
+
+
+def astronaut_frames(n_frames: int, width: int, height: int, seed: int):
+    """The astronaut's face rolling by +-15 degrees, scaling by +-20 % and drifting on clutter."""
     import cv2
     import skimage.data
 
@@ -52,21 +91,15 @@ def make_clip(path: Path, seconds: float, width: int, height: int, seed: int = 0
         cv2.rectangle(background, (x, y), (x + int(rng.integers(10, 90)), y + int(rng.integers(10, 90))), color, -1)
     mask = np.zeros(photo.shape[:2], np.uint8)
     cv2.circle(mask, (225, 150), 200, 255, -1)
-    n_frames = int(round(seconds * FPS))
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS, options={"crf": "20", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(n_frames):
-            phase = 2 * np.pi * i / (4 * FPS)
-            matrix = cv2.getRotationMatrix2D((225.0, 103.0), 15 * np.sin(phase), 1.6 + 0.3 * np.cos(phase))
-            matrix[:, 2] += np.array([width / 2 + 60 * np.sin(phase / 2), height * 0.4]) - np.array([225.0, 103.0])
-            warped = cv2.warpAffine(photo, matrix, (width, height))
-            inside = cv2.warpAffine(mask, matrix, (width, height)) > 127
-            frame = background.copy()
-            frame[inside] = warped[inside]
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    return n_frames
+    for i in range(n_frames):
+        phase = 2 * np.pi * i / (4 * FPS)
+        matrix = cv2.getRotationMatrix2D((225.0, 103.0), 15 * np.sin(phase), 1.6 + 0.3 * np.cos(phase))
+        matrix[:, 2] += np.array([width / 2 + 60 * np.sin(phase / 2), height * 0.4]) - np.array([225.0, 103.0])
+        warped = cv2.warpAffine(photo, matrix, (width, height))
+        inside = cv2.warpAffine(mask, matrix, (width, height)) > 127
+        frame = background.copy()
+        frame[inside] = warped[inside]
+        yield frame
 
 
 def timeline_of(clip_id: str, n_frames: int):
@@ -151,6 +184,130 @@ def bare_loop(track: str, clip: str, wanted: np.ndarray, size: int = 224) -> tup
     return seconds, count, load_s
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process so far, every thread."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class PartClock:
+    """CPU seconds (time.thread_time of the thread that runs it) spent in each part of the stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, part: str, function: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.thread_time() - start
+        return timed
+
+    def wrap_iterator(self, part: str, make_iterator: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            iterator = make_iterator(*args, **kwargs)
+            while True:
+                start = time.thread_time()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    self.seconds[part] += time.thread_time() - start
+                yield item
+        return timed
+
+
+def clock_stage(clock: PartClock, extractor) -> None:
+    """Route the parts of ``extractor``'s stage through ``clock``: its analyzer's and face check's
+    calls and, in avemotion.faces.extract, the frame reader, the alignment warp and the stack writing."""
+    import avemotion.faces.extract as extract
+
+    analyzer, check = extractor.analyzer, extractor.check
+    analyzer.detect = clock.wrap("detect", analyzer.detect)
+    analyzer.landmarks = clock.wrap("landmarks", analyzer.landmarks)
+    analyzer.follow = clock.wrap("landmarks", analyzer.follow)
+    check.problem = clock.wrap("checks", check.problem)
+    extract.iter_source_frames = clock.wrap_iterator("decode", extract.iter_source_frames)
+    extract.align_face = clock.wrap("warp", extract.align_face)
+    extract.finish_stack = clock.wrap("write", extract.finish_stack)
+
+    class ClockedWriter(extract.FaceStackWriter):
+        add = clock.wrap("write", extract.FaceStackWriter.add)
+        deflate = clock.wrap("write", extract.FaceStackWriter.deflate)
+
+    extract.FaceStackWriter = ClockedWriter
+
+
+def write_timeline(path: Path, clip_id: str, n_frames: int) -> Path:
+    """The media stage's timeline file of a 25-fps clip."""
+    timeline = timeline_of(clip_id, n_frames)
+    path.write_text(json.dumps({"clip_id": clip_id, "source_fps": timeline.source_fps, "timeline_fps": timeline.fps,
+                                "timeline": timeline.timeline.tolist(),
+                                "unique_frames": timeline.unique_frames.tolist()}))
+    return path
+
+
+def paper_stage(clip: str, n_frames: int, out_dir: str, core: int, result_queue) -> None:
+    """One paper-row measurement in this fresh process, pinned to ``core``: a pure decode pass, then
+    the faces job's FaceTrackExtractor with configs/paper.yaml's settings, part by part."""
+    from avemotion.config import load_config, track_settings
+    from avemotion.faces import FaceTrackExtractor, iter_source_frames
+
+    os.sched_setaffinity(0, {core})
+    faces = load_config(PAPER_CONFIG)["faces"]
+    settings = track_settings(faces, PAPER_TRACK)
+    timeline_path = write_timeline(Path(out_dir) / "paper.timeline.json", Path(clip).stem, n_frames)
+    start = cpu_seconds()
+    n_decoded = sum(1 for _ in iter_source_frames(clip, timeline_of(Path(clip).stem, n_frames).unique_frames))
+    decode_s = cpu_seconds() - start
+    clock = PartClock()
+    with FaceTrackExtractor(settings, PAPER_TRACK, int(faces["queue_size"])) as extractor:
+        clock_stage(clock, extractor)
+        start_cpu, start_wall = cpu_seconds(), time.perf_counter()
+        result = extractor.extract(clip, timeline_path, Path(out_dir) / "paper.h5")
+        cpu_s, wall_s = cpu_seconds() - start_cpu, time.perf_counter() - start_wall
+    result_queue.put({"cpu_s": cpu_s, "wall_s": wall_s, "decode_s": decode_s, "n_frames": n_decoded,
+                      "faces": result.n_faces, "parts": dict(clock.seconds),
+                      "settings": {key: value for key, value in settings.items() if key != "method_settings"}
+                      | settings["method_settings"]})
+
+
+def run_paper_stage(clip: Path, n_frames: int, out_dir: Path, core: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    result_queue = context.Queue()
+    process = context.Process(target=paper_stage, args=(str(clip), n_frames, str(out_dir), core, result_queue))
+    process.start()
+    result = result_queue.get()
+    process.join()
+    return result
+
+
+def paper_row(work: Path, seconds: float, width: int, height: int, core: int, repeats: int) -> None:
+    """Print the paper config's face stage on an AFEW-like clip, best of ``repeats`` by CPU time."""
+    clip = work / "afew_like.avi"
+    n_frames = make_clip(clip, seconds, width, height, encoding="xvid")
+    runs = [run_paper_stage(clip, n_frames, work, core) for _ in range(repeats)]
+    best = min(runs, key=lambda run: run["cpu_s"])
+    n = best["n_frames"]
+    per_frame = {part: 1000 * best["parts"].get(part, 0.0) / n for part in PAPER_PARTS}
+    other = 1000 * best["cpu_s"] / n - sum(per_frame.values())
+    each_run = ", ".join(f"{n / run['cpu_s']:.0f}" for run in runs)
+    print(f"\npaper config (configs/paper.yaml track {PAPER_TRACK.upper()}: {best['settings']}),\n"
+          f"{width}x{height} {FPS}-fps XviD AVI, {n} unique frames, one core (cpu {core}), best of {repeats} "
+          f"(CPU frames/s of the runs: {each_run}):")
+    print(f"{'frames/s cpu':>12} {'wall':>6} {'/decode':>7} {'faces':>5} | ms a frame: "
+          + " ".join(f"{part:>9}" for part in PAPER_PARTS) + f" {'other':>6} {'total':>6}")
+    print(f"{n / best['cpu_s']:>12.1f} {n / best['wall_s']:>6.1f} {best['cpu_s'] / best['decode_s']:>7.2f} "
+          f"{best['faces']:>5} |             " + " ".join(f"{per_frame[part]:>9.2f}" for part in PAPER_PARTS)
+          + f" {other:>6.2f} {1000 * best['cpu_s'] / n:>6.2f}")
+    print("frames/s: unique frames / CPU seconds of the process (all threads) and / wall seconds; parts: each "
+          "thread's CPU time;\nother: the rest (the stage's loop, the frame queue, the tracker); /decode: the "
+          "stage's CPU time over a pure decode pass of the clip")
+
+
 def scene_set(names: list[str] | None, result_queue) -> None:
     """Measure both tracks on the real-photo scenes (in this fresh process); puts (summary lines, table)."""
     sys.path.insert(0, str(TESTS))
@@ -205,11 +362,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="decode/track-A runs per clip; the fastest counts")
     parser.add_argument("--quick", action="store_true",
                         help="short run: 1 s and 4 s clips, one repeat, one scene per family")
+    parser.add_argument("--paper-s", type=float, default=3.0, help="seconds of the paper row's AFEW-like clip")
+    parser.add_argument("--core", type=int, default=max(os.sched_getaffinity(0)),
+                        help="the one core the paper row runs on")
+    parser.add_argument("--paper-only", action="store_true", help="the paper row only (--repeats runs)")
     args = parser.parse_args()
     if args.quick:
         args.short_s, args.long_s, args.repeats = 1.0, 4.0, 1
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.paper_only:
+            paper_row(work, args.paper_s, args.width, args.height, args.core, args.repeats)
+            return
         print(f"clips {args.width}x{args.height} @ {FPS} fps (astronaut on clutter); stage output 224 px\n")
         print(f"{'clip':>6} {'frames':>6} {'task':>10} {'seconds':>8} {'fps':>7} {'/decode':>8} {'faces':>6} "
               f"{'load s':>7} {'peak RSS MB':>12}")
@@ -251,6 +415,7 @@ def main() -> None:
             print(f"{label:>10} {n_long / stage['seconds']:>9.1f} {n_long / bare['seconds']:>9.1f} "
                   f"{bare['seconds'] / stage['seconds']:>10.2f} {stage['count']:>5}/{bare['count']:<5}")
         print("stage/bare: stage fps / bare fps (target >= 0.9); faces: stage / bare loop")
+        paper_row(work, args.paper_s, args.width, args.height, args.core, args.repeats)
         names = QUICK_SCENES if args.quick else None
         context = multiprocessing.get_context("spawn")
         result_queue = context.Queue()

@@ -527,9 +527,10 @@ def shared_landmarkers() -> tuple[Landmarkers, dict[tuple[str, str], np.ndarray]
     return _LANDMARKERS, _OFFSETS
 
 
-def measure(scene: Scene, analyzer, tmp: str | Path, size: int = CROP_SIZE) -> Measurement:
-    """Run ``avemotion.faces.extract_faces_from_video(clip, timeline, out, analyzer, 224, track)`` on
-    the scene (track "a" for a MediaPipe analyzer, "b" for dlib) and score its stack against the truth.
+def measure(scene: Scene, analyzer, tmp: str | Path, size: int = CROP_SIZE, redetect_every: int = 1) -> Measurement:
+    """Run ``avemotion.faces.extract_faces_from_video(clip, timeline, out, analyzer, 224, track,
+    redetect_every=redetect_every)`` on the scene (track "a" for a MediaPipe analyzer, "b" for dlib)
+    and score its stack against the truth.
 
     An aligned face is the subject's when the midpoint of its stored ``eye_corners`` lies within 0.35 x
     the subject's face width of the true eye midpoint; otherwise it is a distractor's when that midpoint
@@ -548,7 +549,7 @@ def measure(scene: Scene, analyzer, tmp: str | Path, size: int = CROP_SIZE) -> M
     out = Path(tmp) / f"{scene.name}.{track}.h5"
     start = time.perf_counter()
     result = extract_faces_from_video(scene.clip, timeline_for(scene.name, len(scene.frames)), out, analyzer, size,
-                                      track)
+                                      track, redetect_every=redetect_every)
     seconds = time.perf_counter() - start
     with h5py.File(out, "r") as handle:
         faces = handle["faces"][:]

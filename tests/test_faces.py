@@ -23,6 +23,7 @@ from avemotion.faces import (
     extract_faces_from_video, find_dataset_face_images, prefetch, read_face_stack, similarity_transform,
     SubjectTracker,
 )
+from avemotion.faces import make_analyzer as make_face_analyzer
 from avemotion.faces.checks import FaceCheck, geometry_problem
 from avemotion.faces.stack import Coverage, face_gaps
 from avemotion.layout import FACE_STACK
@@ -389,6 +390,69 @@ def test_following_the_subject_between_detections_matches_detecting_every_frame(
         with h5py.File(tmp_path / f"{every}.h5", "r") as handle:
             corners[every] = handle["eye_corners"][:]
     assert np.abs(corners[1] - corners[4]).max() < 3.0
+
+
+def moving_grace_hopper(n_frames: int = 10) -> list[np.ndarray]:
+    """Grace Hopper drifting, turning by 2 degrees and growing by 1 % a frame on clutter."""
+    photo, eye_mid = PHOTOS["grace_hopper"]
+    background = cluttered_background(11)
+    return [place_photo(background, photo, eye_mid, 2.0 * i, 0.8 + 0.01 * i, (280 + 6 * i, 220 + 2 * i))
+            for i in range(n_frames)]
+
+
+def test_dlib_following_the_subject_between_detections_matches_detecting_every_frame(tmp_path):
+    clip = write_clip(tmp_path / "moving.mp4", moving_grace_hopper())
+    timeline = timeline_for("moving", 10)
+    corners = {}
+    for every, analyzer in ((1, DlibFaces()), (4, DlibFaces(follow=True))):
+        result = extract_faces_from_video(clip, timeline, tmp_path / f"{every}.h5", analyzer, 64, "b",
+                                          redetect_every=every)
+        assert result.n_faces == 10
+        with h5py.File(tmp_path / f"{every}.h5", "r") as handle:
+            corners[every] = handle["eye_corners"][:]
+    assert np.abs(corners[1] - corners[4]).max() < 3.0  # source pixels; the eyes are ~100 px apart
+
+
+def test_a_followed_face_that_leaves_is_not_kept(tmp_path):
+    """The landmarks fitted where the face was no longer fit a face: the frame is detected afresh."""
+    frames = moving_grace_hopper(6) + [cluttered_background(20 + i) for i in range(4)]
+    clip = write_clip(tmp_path / "leaves.mp4", frames)
+    result = extract_faces_from_video(clip, timeline_for("leaves", 10), tmp_path / "leaves.h5",
+                                      DlibFaces(follow=True), 64, "b", redetect_every=4)
+    assert result.n_faces == 6
+    with h5py.File(tmp_path / "leaves.h5", "r") as handle:
+        assert handle["frame_index"][:].tolist() == list(range(6))
+
+
+def test_dlib_follows_only_with_follow():
+    """Without ``follow`` dlib detects every frame whatever redetect_every says (config.yaml's track B)."""
+    found = FaceLandmarks(np.zeros((68, 2)), np.zeros((4, 2)))
+    detection = Detection(box=np.array([0.0, 0.0, 10.0, 10.0]), score=1.0)
+    assert DlibFaces().follow(found, detection) is None
+    assert make_face_analyzer(face_settings("b", method="dlib")["method_settings"], 0.5).follows is False
+    assert make_face_analyzer(face_settings("b", method="dlib", follow=True)["method_settings"], 0.5).follows
+
+
+def test_gzip_level_0_stores_the_same_faces_uncompressed(tmp_path, analyzers):
+    clip = write_clip(tmp_path / "moving.mp4", moving_grace_hopper(4))
+    faces = {}
+    for level in (1, 0):
+        extract_faces_from_video(clip, timeline_for("moving", 4), tmp_path / f"{level}.h5", analyzers["b"], 64, "b",
+                                 gzip_level=level)
+        with h5py.File(tmp_path / f"{level}.h5", "r") as handle:
+            assert handle["faces"].compression == ("gzip" if level else None)
+            faces[level] = handle["faces"][:]
+    assert len(faces[0]) == 4 and np.array_equal(faces[0], faces[1])
+
+
+def test_the_paper_config_follows_dlib_faces_and_stores_them_uncompressed():
+    from avemotion.config import REPO, load_config
+
+    paper = track_settings(load_config(REPO / "configs" / "paper.yaml")["faces"], "a")
+    demo = track_settings(load_config()["faces"], "b")
+    assert paper["method_settings"]["method"] == demo["method_settings"]["method"] == "dlib"
+    assert (paper["method_settings"]["follow"], paper["gzip_level"]) == (True, 0)
+    assert (demo["method_settings"]["follow"], demo["gzip_level"]) == (False, 1)
 
 
 def rotated_whole_photo(name: str, angle: float) -> np.ndarray:

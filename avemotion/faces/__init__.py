@@ -7,8 +7,10 @@ Two face tracks, as the paper trains two VGG-LSTMs on faces from two different m
 * ``mediapipe`` (the demo's track A, module ``mediapipe_faces``): MediaPipe face detection (full range) finds the faces; FaceMesh with refined
   landmarks (478 points) runs on a crop around the subject; eye corners are mesh points 33/133 and
   362/263.
-* ``dlib`` (the demo's track B, module ``dlib_faces``): dlib's HOG detector on a downscaled frame and the 68-point ERT shape predictor
-  (Kazemi & Sullivan, the paper's reference [18]); eye corners are points 36/39 and 42/45.
+* ``dlib`` (the demo's track B and the paper config's track A, module ``dlib_faces``): dlib's HOG detector and
+  the 68-point ERT shape predictor (Kazemi & Sullivan, the paper's reference [18]); the eye corners come from
+  dlib's 5-point model. With ``follow`` the detector runs on every ``faces.redetect_every``-th frame and the
+  landmarks follow the face in between.
   Or ``dataset``: the dataset's own aligned face crops (AFEW ships them), see
   :func:`find_dataset_face_images` for the accepted layout.
 

@@ -40,9 +40,11 @@ def find_dataset_face_images(faces_dir: str | Path, clip_id: str) -> dict[int, P
 
 
 def extract_faces_from_dataset(faces_dir: str | Path, timeline: Timeline, out_path: str | Path, size: int,
-                               track: str = "b", frame_offset: int = 0, coverage: Coverage = Coverage()) -> FaceTrackResult:
+                               track: str = "b", frame_offset: int = 0, coverage: Coverage = Coverage(),
+                               gzip_level: int = 1) -> FaceTrackResult:
     """Track B from the dataset's aligned crops, resized to ``size``; frame number + ``frame_offset``
-    gives the source frame index. No landmarks (K = 0); eye corners NaN; scores 1."""
+    gives the source frame index. No landmarks (K = 0); eye corners NaN; scores 1. ``gzip_level``:
+    :class:`.FaceStackWriter`'s."""
     import cv2
     import h5py
 
@@ -50,7 +52,7 @@ def extract_faces_from_dataset(faces_dir: str | Path, timeline: Timeline, out_pa
     wanted = set(int(i) for i in timeline.unique_frames)
     failure = None if images else f"no face folder named {timeline.clip_id!r} under {faces_dir}"
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
-        writer = FaceStackWriter(handle, size, 0)
+        writer = FaceStackWriter(handle, size, 0, gzip_level=gzip_level)
         for number, path in sorted(images.items()):
             frame = number + frame_offset
             if frame not in wanted:

@@ -14,6 +14,8 @@ class Detection:
     box: np.ndarray
     score: float
     roll_hint: float = 0.0  # degrees of the eye line, when the detector knows the head is tilted
+    # a followed face's box in the face's own frame (set by an analyzer that places boxes on landmarks)
+    box_in_face: np.ndarray | None = None
 
     @property
     def area(self) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
@@ -17,7 +18,7 @@ from .dlib_faces import DlibFaces
 from .frames import Timeline, iter_source_frames, prefetch
 from .mediapipe_faces import MediaPipeFaces
 from .stack import Coverage, FaceStackWriter, FaceTrackResult, finish_stack
-from .subject import SubjectTracker
+from .subject import SubjectTracker, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,15 @@ def make_analyzer(track_settings: Mapping, min_detection_confidence: float) -> F
         return DlibFaces(detect_scale=scale if scale == "auto" else float(scale),
                          upsample=int(track_settings["upsample"]),
                          min_score=float(track_settings["min_score"]),
-                         min_face_px=int(track_settings["min_face_px"]))
+                         min_face_px=int(track_settings["min_face_px"]),
+                         follow=bool(track_settings["follow"]))
     raise ValueError(f"face method {method!r} has no frame analyzer (mediapipe | dlib)")
 
 
 def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_path: str | Path, analyzer: FaceAnalyzer,
                              size: int, track: str = "a", queue_size: int = 8, redetect_every: int = 1,
                              check: FaceCheck | None = None, coverage: Coverage = Coverage(),
-                             tracker: SubjectTracker | None = None) -> FaceTrackResult:
+                             tracker: SubjectTracker | None = None, gzip_level: int = 1) -> FaceTrackResult:
     """Detect, landmark and align the subject's face in every unique source frame of a clip and write
     the face stack (section 2.1). Never raises for a bad clip: it is written quarantined with a reason,
     as is a clip with too little face (``coverage``).
@@ -50,9 +52,10 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     ``check`` (face-like landmarks and appearance, :mod:`.checks`; None: a default :class:`.FaceCheck`
     made for this clip) and is not a one-frame jump of the subject's track (:class:`.SubjectTracker`).
 
-    With ``redetect_every`` = k > 1 and an analyzer that can follow a face (MediaPipe), the detector runs
-    on every k-th frame only; in between, the landmarks are fitted around the subject's previous face,
-    and a frame where that fails is detected afresh (so no face is lost to the shortcut).
+    With ``redetect_every`` = k > 1 and an analyzer that can follow a face (MediaPipe; dlib with
+    ``follow``), the detector runs on every k-th frame only; in between, the landmarks are fitted around
+    the subject's previous face and must pass the landmark geometry check, and a frame where that fails
+    is detected afresh (so no face is lost to the shortcut). ``gzip_level``: :class:`.FaceStackWriter`'s.
     """
     import h5py
 
@@ -63,7 +66,7 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     failure = None
     n_decoded = 0
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
-        writer = FaceStackWriter(handle, size, analyzer.n_landmarks)
+        writer = FaceStackWriter(handle, size, analyzer.n_landmarks, gzip_level=gzip_level)
         try:
             followed: Detection | None = None
             frames_since_detection = 0
@@ -72,10 +75,13 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
                 found, subject = None, followed
                 if followed is not None and frames_since_detection < redetect_every:
                     found = analyzer.landmarks(rgb, followed)
+                    if found is not None and check.problem(rgb, found, followed, analyzer.method,
+                                                           appearance=False) is not None:
+                        found = None
                     frames_since_detection += 1
                 if found is None:
                     frames_since_detection = 1
-                    candidates = tracker.rank(analyzer.detect(rgb, near=tracker.previous_box))
+                    candidates = with_roll_of(followed, tracker.rank(analyzer.detect(rgb, near=tracker.previous_box)))
                     subject, found = choose_subject(rgb, candidates, analyzer, tracker, check, rejected)
                 if found is None or subject is None:
                     tracker.missed()
@@ -100,6 +106,16 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     log.info("clip %s track %s: %d faces in %d unique frames (%s)", timeline.clip_id, track, result.n_faces,
              result.n_unique_frames, result.status)
     return result
+
+
+def with_roll_of(followed: Detection | None, candidates: list[Detection]) -> list[Detection]:
+    """The candidates, those on the followed face (IoU >= 0.5) starting their landmark fit from its roll
+    where the detector gave none (dlib's upright HOG filters)."""
+    if followed is None:
+        return candidates
+    return [replace(candidate, roll_hint=followed.roll_hint)
+            if candidate.roll_hint == 0.0 and box_iou(candidate.box, followed.box) >= 0.5 else candidate
+            for candidate in candidates]
 
 
 def choose_subject(rgb, candidates: list[Detection], analyzer: FaceAnalyzer, tracker: SubjectTracker,
@@ -128,6 +144,7 @@ class FaceTrackExtractor:
     def __init__(self, settings: Mapping, track: str, queue_size: int) -> None:
         self.settings, self.track, self.queue_size = settings, track, int(queue_size)
         self.size = int(settings["size"])
+        self.gzip_level = int(settings["gzip_level"])
         self.method_settings = settings["method_settings"]
         self.coverage = Coverage.from_config(settings)
         self.analyzer: FaceAnalyzer | None = None
@@ -145,10 +162,10 @@ class FaceTrackExtractor:
         if self.analyzer is None:
             return extract_faces_from_dataset(self.method_settings["dataset_faces_dir"], timeline, out_path, self.size,
                                               self.track, int(self.method_settings["dataset_frame_offset"]),
-                                              self.coverage)
+                                              self.coverage, self.gzip_level)
         return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
-                                        self.queue_size,
-                                        int(self.settings["redetect_every"]), self.check, self.coverage)
+                                        self.queue_size, int(self.settings["redetect_every"]), self.check,
+                                        self.coverage, gzip_level=self.gzip_level)
 
     def write_quarantined(self, clip_id: str, timeline_path: str | Path, out_path: str | Path,
                           failure: str) -> FaceTrackResult:
@@ -160,8 +177,9 @@ class FaceTrackExtractor:
         except (OSError, ValueError, KeyError):  # the failure may be the timeline itself
             timeline = Timeline(clip_id, 0.0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
-            return finish_stack(handle, FaceStackWriter(handle, self.size, 0), timeline, self.method, self.size,
-                                self.track, failure, None, self.coverage)
+            writer = FaceStackWriter(handle, self.size, 0, gzip_level=self.gzip_level)
+            return finish_stack(handle, writer, timeline, self.method, self.size, self.track, failure, None,
+                                self.coverage)
 
     def close(self) -> None:
         for part in (self.analyzer, self.check):

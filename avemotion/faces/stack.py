@@ -24,17 +24,19 @@ METHOD_LIBRARIES: dict[str, tuple[str, ...]] = {
 class FaceStackWriter:
     """Appends aligned faces to an open HDF5 file in small batches (memory flat in clip length).
 
-    Faces are stored one gzip chunk per face; the deflate runs in a worker thread (zlib releases the
-    GIL) and the chunks are written as they are, so compression overlaps the next frame's analysis.
+    Faces are stored one chunk per face, gzip at ``gzip_level`` (config ``faces.gzip_level``); the
+    deflate runs in a worker thread (zlib releases the GIL) and the chunks are written as they are, so
+    compression overlaps the next frame's analysis. ``gzip_level`` 0: no compression filter, the
+    chunks hold the faces' bytes as they are.
     """
 
     def __init__(self, handle, size: int, n_landmarks: int, batch: int = 16, gzip_level: int = 1) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.handle = handle
+        compression = {"compression": "gzip", "compression_opts": gzip_level} if gzip_level > 0 else {}
         self.faces = handle.create_dataset("faces", shape=(0, size, size, 3), maxshape=(None, size, size, 3),
-                                           dtype=np.uint8, chunks=(1, size, size, 3), compression="gzip",
-                                           compression_opts=gzip_level)
+                                           dtype=np.uint8, chunks=(1, size, size, 3), **compression)
         self.frame_index = handle.create_dataset("frame_index", shape=(0,), maxshape=(None,), dtype=np.int32)
         self.landmarks = handle.create_dataset("landmarks", shape=(0, n_landmarks, 2), maxshape=(None, n_landmarks, 2),
                                                dtype=np.float32, **({"compression": "gzip"} if n_landmarks else {}))
@@ -47,26 +49,30 @@ class FaceStackWriter:
         self.n_rows = 0
 
     def add(self, frame: int, face: np.ndarray, landmarks: np.ndarray, eye_corners: np.ndarray, score: float) -> None:
-        import zlib
-
-        compressed = self._compressor.submit(zlib.compress, np.ascontiguousarray(face, dtype=np.uint8).tobytes(),
-                                             self.gzip_level)
-        self._pending.append((frame, compressed, landmarks, eye_corners, score))
+        data = np.ascontiguousarray(face, dtype=np.uint8).tobytes()
+        chunk = self._compressor.submit(self.deflate, data) if self.gzip_level > 0 else data
+        self._pending.append((frame, chunk, landmarks, eye_corners, score))
         if len(self._pending) >= self.batch:
             self.flush()
+
+    def deflate(self, data: bytes) -> bytes:
+        """One face's chunk as HDF5's gzip filter stores it (run in the worker thread)."""
+        import zlib
+
+        return zlib.compress(data, self.gzip_level)
 
     def flush(self) -> None:
         if not self._pending:
             return
         start, stop = self.n_rows, self.n_rows + len(self._pending)
-        frames, compressed, landmarks, corners, scores = zip(*self._pending)
+        frames, chunks, landmarks, corners, scores = zip(*self._pending)
         for dataset, values in ((self.frame_index, frames), (self.landmarks, landmarks),
                                 (self.eye_corners, corners), (self.scores, scores)):
             dataset.resize(stop, axis=0)
             dataset[start:stop] = np.asarray(values)
         self.faces.resize(stop, axis=0)
-        for row, chunk in zip(range(start, stop), compressed):
-            self.faces.id.write_direct_chunk((row, 0, 0, 0), chunk.result())
+        for row, chunk in zip(range(start, stop), chunks):
+            self.faces.id.write_direct_chunk((row, 0, 0, 0), chunk if isinstance(chunk, bytes) else chunk.result())
         self.n_rows = stop
         self._pending.clear()
 
