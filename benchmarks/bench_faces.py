@@ -271,6 +271,7 @@ def paper_stage(clip: str, n_frames: int, out_dir: str, core: int, result_queue)
         cpu_s, wall_s = cpu_seconds() - start_cpu, time.perf_counter() - start_wall
     result_queue.put({"cpu_s": cpu_s, "wall_s": wall_s, "decode_s": decode_s, "n_frames": n_decoded,
                       "faces": result.n_faces, "parts": dict(clock.seconds),
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "settings": {key: value for key, value in settings.items() if key != "method_settings"}
                       | settings["method_settings"]})
 
@@ -298,14 +299,14 @@ def paper_row(work: Path, seconds: float, width: int, height: int, core: int, re
     print(f"\npaper config (configs/paper.yaml track {PAPER_TRACK.upper()}: {best['settings']}),\n"
           f"{width}x{height} {FPS}-fps XviD AVI, {n} unique frames, one core (cpu {core}), best of {repeats} "
           f"(CPU frames/s of the runs: {each_run}):")
-    print(f"{'frames/s cpu':>12} {'wall':>6} {'/decode':>7} {'faces':>5} | ms a frame: "
+    print(f"{'frames/s cpu':>12} {'wall':>6} {'/decode':>7} {'faces':>5} {'peak MB':>7} | ms a frame: "
           + " ".join(f"{part:>9}" for part in PAPER_PARTS) + f" {'other':>6} {'total':>6}")
     print(f"{n / best['cpu_s']:>12.1f} {n / best['wall_s']:>6.1f} {best['cpu_s'] / best['decode_s']:>7.2f} "
-          f"{best['faces']:>5} |             " + " ".join(f"{per_frame[part]:>9.2f}" for part in PAPER_PARTS)
-          + f" {other:>6.2f} {1000 * best['cpu_s'] / n:>6.2f}")
+          f"{best['faces']:>5} {best['peak_mb']:>7.0f} |             "
+          + " ".join(f"{per_frame[part]:>9.2f}" for part in PAPER_PARTS) + f" {other:>6.2f} {1000 * best['cpu_s'] / n:>6.2f}")
     print("frames/s: unique frames / CPU seconds of the process (all threads) and / wall seconds; parts: each "
           "thread's CPU time;\nother: the rest (the stage's loop, the frame queue, the tracker); /decode: the "
-          "stage's CPU time over a pure decode pass of the clip")
+          "stage's CPU time over a pure decode pass of the clip; peak MB: the process's peak RSS")
 
 
 def scene_set(names: list[str] | None, result_queue) -> None:
