@@ -47,11 +47,13 @@ AFEW_SPLIT_FOLDERS: dict[str, str] = {"train_afew": "train", "val_afew": "val", 
 RAVDESS_EMOTIONS: dict[str, str] = {
     "01": "NE", "02": "calm", "03": "HA", "04": "SA", "05": "AN", "06": "FE", "07": "DI", "08": "SU",
 }
-RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+# Names are matched whole (fullmatch) and in ASCII digits: `\d` and `$` would also take other scripts'
+# digits and a trailing newline.
+RAVDESS_NAME = re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})")
 RAVDESS_MODALITIES: dict[str, str] = {"01": "audio-video", "02": "video-only", "03": "audio-only"}
 RAVDESS_VOCAL_CHANNELS: dict[str, str] = {"01": "speech", "02": "song"}
 CREMAD_EMOTIONS: dict[str, str] = {"ANG": "AN", "DIS": "DI", "FEA": "FE", "HAP": "HA", "NEU": "NE", "SAD": "SA"}
-CREMAD_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+CREMAD_NAME = re.compile(r"([0-9]{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})")
 
 
 @dataclass
@@ -251,7 +253,7 @@ def ravdess_candidates(root: Path, calm: str, val_fraction: float, test_fraction
     rejections = []
     for path in _media_files(root):
         clip_id = clip_id_from_stem(path.stem)
-        match = RAVDESS_NAME.match(path.stem)
+        match = RAVDESS_NAME.fullmatch(path.stem)
         if not match:
             rejections.append(Rejection(clip_id, str(path), "file name is not RAVDESS MM-VC-EM-IN-ST-RE-AC"))
             continue
@@ -316,7 +318,7 @@ def cremad_candidates(root: Path, val_fraction: float, test_fraction: float, see
     rejections = []
     for path in _media_files(root):
         clip_id = clip_id_from_stem(path.stem)
-        match = CREMAD_NAME.match(path.stem)
+        match = CREMAD_NAME.fullmatch(path.stem)
         if not match:
             rejections.append(Rejection(clip_id, str(path), "file name is not CREMA-D AAAA_SSS_EMO_LV"))
             continue
@@ -351,16 +353,16 @@ def cremad_candidates(root: Path, val_fraction: float, test_fraction: float, see
 def list_candidates(list_file: Path, dataset: str = "list") -> tuple[list[Candidate], list[Rejection]]:
     """A CSV or TSV list with a header: path, label, split (and optionally clip_id). Relative paths
     are relative to the list file. An empty label is allowed for test clips (unlabelled test set)."""
-    text = list_file.read_text()
-    delimiter = "\t" if "\t" in text.splitlines()[0] else ","
-    rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
-    missing = {"path", "label", "split"} - set(rows[0].keys() if rows else [])
+    lines = list_file.read_text().splitlines()
+    delimiter = "\t" if lines and "\t" in lines[0] else ","
+    reader = csv.DictReader(lines, delimiter=delimiter)
+    missing = {"path", "label", "split"} - set(reader.fieldnames or [])
     if missing:
         raise ValueError(f"{list_file}: the list needs columns path, label, split; missing {sorted(missing)}")
     candidates, rejections = [], []
-    for row in rows:
+    for row in reader:
         path = _resolve(row["path"].strip(), list_file.parent)
-        clip_id = clip_id_from_stem(row.get("clip_id") or Path(path).stem)
+        clip_id = clip_id_from_stem((row.get("clip_id") or "").strip() or Path(path).stem)
         split = row["split"].strip().lower()
         raw_label = row["label"].strip()
         label = normalize_label(raw_label) if raw_label else ("" if split == "test" else None)

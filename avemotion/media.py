@@ -157,15 +157,28 @@ def _decodes(packet) -> bool:
     return True  # an H.264 decoder may buffer the first frame; a raised error is what marks it bad
 
 
+# Keeps exact frame boundaries (t * fps integral, up to rounding) on the frame that starts there.
+_FRAME_BOUNDARY = 1e-6
+
+
 def timeline_map(n_source_frames: int, source_fps: float, timeline_fps: int = TIMELINE_FPS) -> np.ndarray:
     """Paper 2.1: frames are taken at 60 fps. Map every 60-fps timeline frame to the source frame
-    shown at that instant (25 fps x 2 s -> 120 timeline frames over 50 unique source frames)."""
+    shown at that instant (25 fps x 2 s -> 120 timeline frames over 50 unique source frames). The
+    timeline is the clip's duration in timeline frames, rounded, but long enough to reach the last
+    source frame when one of its instants lies inside the clip: a source of at most 60 fps has every
+    frame on the timeline."""
     if n_source_frames <= 0 or source_fps <= 0:
         raise ValueError("a timeline needs at least one source frame and a positive frame rate")
-    n_timeline = max(1, round(n_source_frames * timeline_fps / source_fps))
+
+    def instants_before(frame: int) -> int:
+        """How many timeline frames come before source frame `frame` starts."""
+        return math.ceil((frame - _FRAME_BOUNDARY) * timeline_fps / source_fps)
+
+    # Rounding down alone can drop the last frame (50 fps x 2 frames = 2.4 -> 2, both on frame 0).
+    reaches_last_frame = min(instants_before(n_source_frames - 1) + 1, instants_before(n_source_frames))
+    n_timeline = max(1, round(n_source_frames * timeline_fps / source_fps), reaches_last_frame)
     instants = np.arange(n_timeline) / timeline_fps
-    # The small epsilon keeps exact frame boundaries (t * fps integral) on the frame that starts there.
-    source = np.floor(instants * source_fps + 1e-6).astype(np.int64)
+    source = np.floor(instants * source_fps + _FRAME_BOUNDARY).astype(np.int64)
     return np.minimum(source, n_source_frames - 1)
 
 
