@@ -3,6 +3,7 @@ on this machine.
 
     PYTHONPATH=. python benchmarks/bench_paper_scale.py [--steps N] [--warmup 1] [--device auto]
                                                         [--only MODEL] [--json OUT] [--quick]
+                                                        [--precision auto|bf16]
 
 Each stage of each deep model is built at the paper's size (configs/paper.yaml merged over
 config.yaml) and trained for a few optimisation steps on synthetic in-memory batches, with the
@@ -30,7 +31,8 @@ inception_lstm). The audio SVM (the fifth model) is a CPU grid search and is not
 
 Each timed step is timed on its own and the fastest counts (the machine may be shared); a stage
 takes more than --steps timed steps while they add up to less than --min-time seconds (3).
-CUDA: paper batches, bf16 autocast (`training.autocast`), channels_last image inputs, 10 timed steps
+CUDA: paper batches, bf16 autocast (`training.autocast`), channels-last conv weights
+(`training.to_memory_format`, as `run_stages` builds the model) and image inputs, 10 timed steps
 after the warm-up, torch.cuda.synchronize around each step, torch.cuda.max_memory_allocated per
 stage (reset before each stage is built; weights, gradients, optimizer state and activations).
 CPU: the 224x224 stages are far too slow at the paper batches (VGG-16 forward+backward is ~0.7 s
@@ -59,8 +61,8 @@ from torch import nn
 from avemotion.config import load_config
 from avemotion.models.heads import AudioLSTM
 from avemotion.models.inception import BNInception, InceptionLSTM
-from avemotion.models.training import (Solver, Stage, make_optimizer, seed_everything, select_device, step_seed,
-                                       train_step)
+from avemotion.models.training import (PRECISIONS, Solver, Stage, gpu_numerics, make_optimizer, seed_everything,
+                                       select_device, step_seed, to_memory_format, train_step)
 from avemotion.models.vgg import VGGLSTM, vgg16_from_config, vgg_param_groups
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,10 +185,11 @@ def plans(blocks: dict[str, dict], args: argparse.Namespace) -> list[Plan]:
     ]
 
 
-def channels_last(inputs, plan: Plan, device: torch.device):
-    """On CUDA, the single-face VGG-16 batch goes channels_last here (VGGLSTM and BNInception make
-    their own conv inputs channels_last)."""
-    if device.type == "cuda" and plan.channels_last_inputs:
+def channels_last(inputs, plan: Plan, device: torch.device, precision: str):
+    """With the GPU path's numerics, the single-face VGG-16 batch goes channels_last here (training
+    leaves it NCHW and the channels-last weights make the convs NHWC; VGGLSTM and BNInception make
+    their own conv inputs channels_last on CUDA)."""
+    if gpu_numerics(device, precision) and plan.channels_last_inputs:
         return inputs.contiguous(memory_format=torch.channels_last)
     return inputs
 
@@ -203,7 +206,8 @@ def peak_memory(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, "ru_maxrss (whole process so far)"
 
 
-def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, device: torch.device) -> Row:
+def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, device: torch.device,
+             precision: str = "auto") -> Row:
     """`warmup` + `steps` optimisation steps as `run_stages` takes them (more timed steps while the
     timed ones took under `min_time` seconds, at most MAX_TIMED_STEPS); each timed step is timed on
     its own and the fastest counts."""
@@ -213,14 +217,12 @@ def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, d
         torch.cuda.reset_peak_memory_stats()
     stage = Stage(plan.stage, lambda _: None, [], steps + warmup, batch, plan.solver, plan.param_groups)
     torch.manual_seed(step_seed(0, 0, -1))
-    model = plan.build().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = to_memory_format(plan.build().to(device), device, precision)  # as run_stages builds it
     model.train()
     optimizer = make_optimizer(stage, model)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(1)
-    batches = [(channels_last(plan.make_inputs(batch, device), plan, device),
+    batches = [(channels_last(plan.make_inputs(batch, device), plan, device, precision),
                 torch.randint(0, 7, (batch,), generator=generator).to(device)) for _ in range(min(2, steps + warmup))]
     times = []
     step = 0
@@ -230,7 +232,7 @@ def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, d
         inputs, targets = batches[step % len(batches)]
         torch.manual_seed(step_seed(0, 0, step))
         # training's own step (the schedule's rate does not change a step's cost)
-        train_step(stage, model, optimizer, loss_fn, inputs, targets, plan.solver.lr, device)
+        train_step(stage, model, optimizer, loss_fn, inputs, targets, plan.solver.lr, device, precision)
         synchronize(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)
@@ -245,11 +247,12 @@ def run_plan(plan: Plan, batch: int, steps: int, warmup: int, min_time: float, d
                steps_per_s, samples_per_s, paper_steps_per_s, memory, memory_kind, plan.iterations, hours)
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: torch.device, precision: str = "auto") -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name()} (bf16 autocast, channels_last, torch {torch.__version__})"
+    numerics = "bf16 autocast, channels_last" if gpu_numerics(device, precision) else "fp32"
     return (f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} torch threads, fp32, torch {torch.__version__}")
+            f"{torch.get_num_threads()} torch threads, {numerics}, torch {torch.__version__}")
 
 
 def hms(hours: float) -> str:
@@ -271,6 +274,9 @@ def main() -> None:
                         help="keep timing steps until the timed ones took this many seconds (cheap stages)")
     parser.add_argument("--quick", action="store_true",
                         help="1 timed step per stage, no --min-time (CPU: ~1 minute)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="bf16: the CUDA path's bf16 autocast and channels-last also on the CPU (a dry run "
+                             "of that path; its CPU speed means nothing)")
     args = parser.parse_args()
     blocks = paper_blocks()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -278,7 +284,7 @@ def main() -> None:
     device = select_device(args.device)
     steps = 1 if args.quick else args.steps or (10 if device.type == "cuda" else 2)
     seed_everything(0)  # as run_stages: deterministic algorithms (warn only), no cudnn.benchmark
-    print(f"device {describe_device(device)}")
+    print(f"device {describe_device(device, args.precision)}")
     print(f"paper config {PAPER_CONFIG.relative_to(REPO)} (merged over config.yaml); {args.warmup} warm-up + "
           f"{steps} timed steps per stage (more up to {0.0 if args.quick else args.min_time:g} s of timed steps); "
           f"synthetic in-memory batches (no data loading)")
@@ -292,7 +298,7 @@ def main() -> None:
         if args.only and plan.model != args.only:
             continue
         batch = plan.paper_batch if device.type == "cuda" or plan.cpu_batch is None else plan.cpu_batch
-        row = run_plan(plan, batch, steps, args.warmup, 0.0 if args.quick else args.min_time, device)
+        row = run_plan(plan, batch, steps, args.warmup, 0.0 if args.quick else args.min_time, device, args.precision)
         rows.append(row)
         print(f"{row.model:15s} {row.stage:10s} {row.batch:5d} {row.paper_batch:5d} {row.steps_per_s:8.3f} "
               f"{row.samples_per_s:10.2f} {plan.sample_unit:5s} {row.paper_steps_per_s:9.4f}"
@@ -321,7 +327,7 @@ def main() -> None:
 
     if args.json:
         report = {
-            "device": describe_device(device), "steps": steps, "warmup": args.warmup,
+            "device": describe_device(device, args.precision), "steps": steps, "warmup": args.warmup,
             "min_time_s": 0.0 if args.quick else args.min_time, "audio_length": args.audio_length,
             "config": str(PAPER_CONFIG.relative_to(REPO)),
             "rows": [row.__dict__ for row in rows],

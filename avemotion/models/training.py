@@ -42,6 +42,9 @@ LOG_COLUMNS = ("stage", "step", "lr", "loss", "accuracy")
 # changing them must not retrain, as a change of params would).
 PROGRESS_EVERY_S = 30.0
 PROGRESS_EVERY_STEPS = 100
+# TrainSettings.precision: "auto" = bf16 autocast and channels-last on CUDA, fp32 on the CPU;
+# "bf16" = bf16 autocast and channels-last on every device.
+PRECISIONS: tuple[str, ...] = ("auto", "bf16")
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,23 @@ class TrainSettings:
     num_workers: int = 0
     checkpoint_every: int = 50
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    # Not a config key: "auto" is the pipeline's numerics (`gpu_numerics`: on CUDA only); "bf16" takes
+    # them on any device, so that tests and benchmarks/gpu_check.py run the CUDA path on a CPU.
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     @property
     def result_settings(self) -> dict:
         """The settings that change the trained weights (schemas/config.schema.yaml: `setting: result`);
-        loader workers, the resume interval and threads are run settings, so a run resumes across them."""
-        return {"seed": self.seed, "device": self.device}
+        loader workers, the resume interval and threads are run settings, so a run resumes across them.
+        A forced precision is one too (a bf16 resume file must not continue an fp32 run)."""
+        settings: dict = {"seed": self.seed, "device": self.device}
+        if self.precision != "auto":
+            settings["precision"] = self.precision
+        return settings
 
     @classmethod
     def from_config(cls, block: dict, threads: int = 0) -> "TrainSettings":
@@ -213,11 +227,40 @@ def forward(model: nn.Module, inputs: Any) -> torch.Tensor:
     return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (for speed); full fp32 on CPU for exact reproducibility."""
+def gpu_numerics(device: torch.device, precision: str = "auto") -> bool:
+    """Whether training on `device` runs bf16 autocast with channels-last conv weights: on CUDA (for
+    speed) or where `precision` is "bf16"; by default the CPU keeps full fp32 for exact reproducibility."""
+    return device.type == "cuda" or precision == "bf16"
+
+
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """bf16 autocast where `gpu_numerics`, else no autocast (fp32). On the CPU the forward runs on
+    torch's own kernels: oneDNN's LSTM cannot take an fp32 input under CPU autocast ("could not create
+    a primitive descriptor", torch 2.13), which the audio LSTM's unpacked prediction windows are."""
+    if not gpu_numerics(device, precision):
+        return contextlib.nullcontext()
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return cpu_autocast()
+
+
+@contextlib.contextmanager
+def cpu_autocast() -> Iterator[None]:
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
+def to_memory_format(model: nn.Module, device: torch.device, precision: str = "auto") -> nn.Module:
+    """Conv weights channels-last where `gpu_numerics` (so every conv runs NHWC, also the single-face
+    stage, whose inputs arrive NCHW); the model unchanged otherwise."""
+    if gpu_numerics(device, precision):
+        return model.to(memory_format=torch.channels_last)
+    return model
 
 
 def make_optimizer(stage: Stage, model: nn.Module) -> torch.optim.Optimizer:
@@ -254,12 +297,12 @@ def load_resume(path: Path, expected_fingerprint: str) -> dict | None:
 
 
 def train_step(stage: Stage, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module, inputs: Any,
-               targets: torch.Tensor, lr: float, device: torch.device) -> tuple[float, float]:
+               targets: torch.Tensor, lr: float, device: torch.device, precision: str = "auto") -> tuple[float, float]:
     """One optimisation step at base rate `lr` (each group keeps its multiplier), with the stage's
     gradient clipping; returns (loss, batch accuracy)."""
     for group in optimizer.param_groups:
         group["lr"] = lr * group["lr_multiplier"]
-    with autocast(device):
+    with autocast(device, precision):
         logits = forward(model, inputs)
         loss = loss_fn(logits.float(), targets)
     optimizer.zero_grad(set_to_none=True)
@@ -382,7 +425,7 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
     model: nn.Module | None = None
     for stage_index, stage in enumerate(stages):
         torch.manual_seed(step_seed(settings.seed, stage_index, -1))
-        model = stage.build(model).to(device)
+        model = to_memory_format(stage.build(model).to(device), device, settings.precision)
         if state and stage_index == state["model_stage"]:
             model.load_state_dict(state["model"])
         if stage_index < start_stage:
@@ -396,8 +439,9 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
             log.info("stage %s: nothing to train (iterations=%d, items=%d)", stage.name, stage.iterations,
                      len(stage.dataset))
             continue
-        log.info("stage %s: steps %d..%d, %d items, device %s", stage.name, first, stage.iterations,
-                 len(stage.dataset), device)
+        log.info("stage %s: steps %d..%d, %d items, device %s%s", stage.name, first, stage.iterations,
+                 len(stage.dataset), device,
+                 " (bf16 autocast, channels-last)" if gpu_numerics(device, settings.precision) else "")
         model.train()
         loss_fn = nn.CrossEntropyLoss()
         progress = StageProgress(stage.name, first, stage.iterations)
@@ -406,7 +450,8 @@ def run_stages(stages: Sequence[Stage], settings: TrainSettings, resume_path: Pa
             inputs, targets = to_device(batch[0], device), to_device(batch[1], device)
             lr = stage.lr_at(step)
             torch.manual_seed(step_seed(settings.seed, stage_index, step))
-            loss, accuracy = train_step(stage, model, optimizer, loss_fn, inputs, targets, lr, device)
+            loss, accuracy = train_step(stage, model, optimizer, loss_fn, inputs, targets, lr, device,
+                                        settings.precision)
             row = {"stage": stage.name, "step": step, "lr": lr, "loss": loss, "accuracy": accuracy}
             log_rows.append(row)
             if live_log is not None:
