@@ -6,8 +6,8 @@ for 0, 1 and 2 loader workers, memory per worker, and the workers a GPU node nee
 
 Artifacts come from the pipeline's own stage code, in a temporary folder: 224-px face stacks of 3-s
 25-fps clips (75 faces, the 60-fps timeline of 180 frames) written with
-`avemotion.faces.stack.FaceStackWriter` and `finish_stack` as the face stage writes them (gzip level 1,
-one chunk per face), the faces being aligned-looking crops of two real photos (skimage's astronaut,
+`avemotion.faces.stack.FaceStackWriter` and `finish_stack` as the face stage writes them (one chunk
+per face, compressed at the paper config's `faces.gzip_level`), the faces being aligned-looking crops of two real photos (skimage's astronaut,
 matplotlib's Grace Hopper) that drift, turn and change light from frame to frame, with sensor noise (so
 they compress like faces, not like flat test patterns); short-term sequences and 34x34 maps written by
 `avemotion.audio` from 3-s 16-kHz wavs. The stages, datasets, batch sizes and collate functions are the
@@ -22,13 +22,15 @@ Per worker: RSS, PSS (shared pages split among the processes that map them) and 
 faces/s of `--paper-scale-json` (`bench_paper_scale.py --device cuda --json`) when given, else 5,000
 faces/s, an estimate: VGG-16 training at ~45 % of an H100/H200's dense bf16 peak of ~990 TFLOPS at
 ~93 GFLOP per 224-px face forward+backward. Goal: the paper config's `models.training.num_workers`
-delivers >= 1.2x that rate, taking each worker at the per-worker rate measured here (with 2 workers,
-the more pessimistic of the two on a small machine).
+delivers >= 1.2x that rate: as measured when `--workers` includes it, else that many workers at the
+per-worker rate measured here (the lower of the 1- and 2-worker rates: on a 2-core machine the
+second worker shares the cores with the first and the consuming process, so this is pessimistic).
 
---storage: the same faces in other HDF5 layouts (gzip 1 as written, lzf, uncompressed, chunked and
-contiguous): bytes per face and ms per random single-face read, to tell whether decoding the stacks
-is what limits a worker; a 16-face window read as FaceSequences reads it (one h5py list index)
-against 16 single-row reads; and the face loaders again on uncompressed copies of the stacks.
+--storage: the same faces in other HDF5 layouts (gzip 1, lzf, uncompressed chunked and contiguous):
+bytes per face and ms per random single-face read, to tell whether decoding the stacks is what
+limits a worker; a 16-face window read as FaceSequences reads it (one h5py list index) against 16
+single-row reads; and the face loaders again on copies of the stacks at the other compression
+(gzip 1 when the paper config stores faces uncompressed, uncompressed otherwise).
 """
 from __future__ import annotations
 
@@ -128,7 +130,8 @@ def aligned_faces(photo: np.ndarray, centre: tuple[float, float], width: float, 
     return faces
 
 
-def write_face_stack(path: Path, clip_id: str, faces: np.ndarray, method: str, n_landmarks: int) -> None:
+def write_face_stack(path: Path, clip_id: str, faces: np.ndarray, method: str, n_landmarks: int,
+                     gzip_level: int) -> None:
     """One clip's face stack as the face stage writes it: every source frame's face, the 60-fps timeline."""
     from avemotion.faces.frames import Timeline
     from avemotion.faces.stack import FaceStackWriter, finish_stack
@@ -138,7 +141,7 @@ def write_face_stack(path: Path, clip_id: str, faces: np.ndarray, method: str, n
     timeline = np.minimum(np.floor(np.arange(n_timeline) * SOURCE_FPS / 60 + 1e-9).astype(int), n_frames - 1)
     clip_timeline = Timeline(clip_id, SOURCE_FPS, timeline, np.unique(timeline))
     with h5py.File(path, "w") as handle:
-        writer = FaceStackWriter(handle, faces.shape[1], n_landmarks)
+        writer = FaceStackWriter(handle, faces.shape[1], n_landmarks, gzip_level=gzip_level)
         for frame, face in enumerate(faces):
             writer.add(frame, face, np.zeros((n_landmarks, 2), np.float32), np.zeros((4, 2), np.float32), 1.0)
         finish_stack(handle, writer, clip_timeline, method, faces.shape[1], "a", None)
@@ -161,7 +164,7 @@ def write_corpus(root: Path, n_clips: int, config: dict) -> Corpus:
     from avemotion.audio.artifacts import write_maps_artifact, write_shortterm_artifact
     from avemotion.audio.settings import AudioChecks, MapSettings, ShortTermSettings
 
-    size = int(config["faces"]["size"])
+    size, gzip_level = int(config["faces"]["size"]), int(config["faces"]["gzip_level"])
     method = str(config["faces"]["track_a"]["method"])
     n_landmarks = {"dlib": 68, "mediapipe": 478}.get(method, 0)
     audio = config["audio"]
@@ -180,7 +183,7 @@ def write_corpus(root: Path, n_clips: int, config: dict) -> Corpus:
         photo, centre, width = photos[k % len(photos)]
         corpus.faces[clip_id] = root / "faces" / f"{clip_id}.h5"
         write_face_stack(corpus.faces[clip_id], clip_id, aligned_faces(photo, centre, width, n_faces, size, rng),
-                         method, n_landmarks)
+                         method, n_landmarks, gzip_level)
         wav = root / "wav" / f"{clip_id}.wav"
         speech_like_wav(wav, rng)
         corpus.shortterm[clip_id] = root / "shortterm" / f"{clip_id}.h5"
@@ -287,9 +290,10 @@ def read_seconds(read: Callable[[], object], repeat: int) -> float:
 def storage_layouts() -> dict[str, dict]:
     """HDF5 layouts of a face stack's `faces` (h5py create_dataset options; chunks None = contiguous)."""
     return {
-        "gzip 1, a chunk per face (the face stage's)": {"compression": "gzip", "compression_opts": 1, "chunked": True},
+        "gzip 1, a chunk per face (faces.gzip_level 1)": {"compression": "gzip", "compression_opts": 1,
+                                                          "chunked": True},
         "lzf, a chunk per face": {"compression": "lzf", "chunked": True},
-        "uncompressed, a chunk per face": {"compression": None, "chunked": True},
+        "uncompressed, a chunk per face (faces.gzip_level 0)": {"compression": None, "chunked": True},
         "uncompressed, contiguous": {"compression": None, "chunked": False},
     }
 
@@ -304,13 +308,11 @@ def write_faces(path: Path, faces: np.ndarray, layout: dict) -> None:
 
 def compare_layouts(corpus: Corpus, root: Path, n_faces: int = 600) -> list[dict]:
     """The same faces in each of `storage_layouts`: bytes and ms per face of random single-face reads;
-    and zlib's inflate of the stage's own chunks without HDF5."""
+    and zlib's inflate of level-1 chunks without HDF5."""
     import zlib
 
     stacks = [h5py.File(path, "r") for path in corpus.faces.values()]
     faces = np.concatenate([handle["faces"][:] for handle in stacks])[:n_faces]
-    chunks = [stack["faces"].id.read_direct_chunk((row, 0, 0, 0))[1]
-              for stack in stacks for row in range(stack["faces"].shape[0])][:n_faces]
     for handle in stacks:
         handle.close()
     order = np.random.default_rng(0).permutation(len(faces))
@@ -324,8 +326,9 @@ def compare_layouts(corpus: Corpus, root: Path, n_faces: int = 600) -> list[dict
             seconds = read_seconds(lambda: [dataset[int(row)] for row in order], 2) / len(order)
         results.append({"layout": name, "bytes_per_face": path.stat().st_size / len(faces),
                         "ms_per_face": 1000 * seconds, "faces_per_s": 1 / seconds})
+    chunks = [zlib.compress(face.tobytes(), 1) for face in faces]
     seconds = read_seconds(lambda: [zlib.decompress(chunk) for chunk in chunks], 2) / len(chunks)
-    results.append({"layout": "zlib inflate of the stage's chunks alone (no HDF5)",
+    results.append({"layout": "zlib inflate of level-1 chunks alone (no HDF5)",
                     "bytes_per_face": float(np.mean([len(c) for c in chunks])), "ms_per_face": 1000 * seconds,
                     "faces_per_s": 1 / seconds})
     return results
@@ -346,12 +349,13 @@ def compare_window_reads(corpus: Corpus, length: int) -> list[dict]:
             {"read": f"{length} single-row reads", "ms_per_window": 1000 * float(np.median(single))}]
 
 
-def uncompressed_copy(corpus: Corpus, root: Path) -> Corpus:
-    """The corpus with every face stack rewritten with uncompressed faces, a chunk per face (the
-    other datasets and attrs as written)."""
-    folder = root / "faces_uncompressed"
+def recompressed_copy(corpus: Corpus, root: Path, gzip_level: int) -> Corpus:
+    """The corpus with every face stack's faces rewritten at `gzip_level` (0: uncompressed), a chunk
+    per face, the other datasets and attrs as written."""
+    folder = root / f"faces_gzip_{gzip_level}"
     folder.mkdir(exist_ok=True)
     faces = {}
+    compression = {"compression": "gzip", "compression_opts": gzip_level} if gzip_level > 0 else {}
     for clip_id, path in corpus.faces.items():
         faces[clip_id] = folder / path.name
         with h5py.File(path, "r") as source, h5py.File(faces[clip_id], "w") as target:
@@ -361,7 +365,7 @@ def uncompressed_copy(corpus: Corpus, root: Path) -> Corpus:
                 if name != "faces":
                     source.copy(name, target)
             stack = source["faces"][:]
-            target.create_dataset("faces", data=stack, chunks=(1, *stack.shape[1:]))
+            target.create_dataset("faces", data=stack, chunks=(1, *stack.shape[1:]), **compression)
     return dataclasses.replace(corpus, faces=faces)
 
 
@@ -435,7 +439,8 @@ def feeding_verdict(rows: list[Measurement], gpu_rates: dict[str, float], source
 
 def storage_report(corpus: Corpus, root: Path, config: dict, args: argparse.Namespace,
                    device: torch.device) -> dict:
-    """Print and return the layout table, the window reads and the face loaders on uncompressed stacks."""
+    """Print and return the layout table, the window reads, and the face loaders again on stacks at
+    the other compression (gzip 1 when the paper config stores faces uncompressed, else none)."""
     layouts = compare_layouts(corpus, root)
     print("\nface stack layouts (the same faces; random single-face reads, one process):")
     for row in layouts:
@@ -445,13 +450,15 @@ def storage_report(corpus: Corpus, root: Path, config: dict, args: argparse.Name
     print("a training window of one stack:")
     for row in windows:
         print(f"  {row['read']:52s} {row['ms_per_window']:8.2f} ms")
-    print("the face loaders on the same stacks with uncompressed faces:")
-    plain = uncompressed_copy(corpus, root)
+    other_level = 1 if int(config["faces"]["gzip_level"]) == 0 else 0
+    print(f"the face loaders on the same stacks with faces.gzip_level {other_level}:")
+    other = recompressed_copy(corpus, root, other_level)
     rows = [measure(model, stage, faces_per_sample, workers, args.seconds, device)
-            for model, stage, faces_per_sample in paper_stages(config, plain) if model == "vgg_lstm"
+            for model, stage, faces_per_sample in paper_stages(config, other) if model == "vgg_lstm"
             for workers in args.workers]
     print_table(rows)
-    return {"layouts": layouts, "windows": windows, "uncompressed_rows": [dataclasses.asdict(m) for m in rows]}
+    return {"layouts": layouts, "windows": windows, "other_gzip_level": other_level,
+            "other_gzip_level_rows": [dataclasses.asdict(m) for m in rows]}
 
 
 def main() -> None:
@@ -480,7 +487,8 @@ def main() -> None:
         corpus = write_corpus(Path(folder), args.clips, config)
         face_bytes = np.mean([p.stat().st_size for p in corpus.faces.values()]) / (CLIP_SECONDS * SOURCE_FPS)
         print(f"wrote {args.clips} clips of {CLIP_SECONDS:g} s at {SOURCE_FPS:g} fps ({config['faces']['size']}-px "
-              f"faces, {face_bytes / 1024:.0f} KiB a face on disk) in {time.perf_counter() - start:.1f} s; "
+              f"faces, faces.gzip_level {config['faces']['gzip_level']}, {face_bytes / 1024:.0f} KiB a face on disk) "
+              f"in {time.perf_counter() - start:.1f} s; "
               f"{args.seconds:g} s timed per row, loaders pin memory: {device.type == 'cuda'}")
         rows: list[Measurement] = []
         for model, stage, faces_per_sample in paper_stages(config, corpus):
