@@ -242,9 +242,10 @@ def table(summary: dict) -> str:
         lines.append(f"  the whole experiment (original + refit): {scale['hours_original_plus_refit']:.1f} h on this device")
     loader = summary.get("data_path", {})
     for verdict in loader.get("verdicts", []):
-        how = "measured" if verdict.get("paper_workers_measured") else f"{verdict['per_worker_taken']:.0f} per worker x"
-        lines.append(f"loader, vgg_lstm {verdict['stage']}: num_workers {verdict['paper_num_workers']} "
-                     f"({how}) = {verdict['paper_workers_deliver']:.0f} faces/s "
+        workers = f"num_workers {verdict['paper_num_workers']}"
+        how = (f"{workers} measured" if verdict.get("paper_workers_measured")
+               else f"{workers} x {verdict['per_worker_taken']:.0f} faces/s a worker")
+        lines.append(f"loader, vgg_lstm {verdict['stage']}: {how} = {verdict['paper_workers_deliver']:.0f} faces/s "
                      f"vs GPU {verdict['gpu_faces_per_s']:.0f} faces/s "
                      f"({verdict['paper_workers_deliver'] / verdict['gpu_faces_per_s']:.2f}x, needs {summary['headroom']}x; "
                      f"{verdict['workers_needed']} workers would)")
