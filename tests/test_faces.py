@@ -27,6 +27,7 @@ from avemotion.faces import make_analyzer as make_face_analyzer
 from avemotion.faces.checks import FaceCheck, geometry_problem
 from avemotion.faces.stack import Coverage, face_gaps
 from avemotion.layout import FACE_STACK
+from avemotion.media import probe_clip
 
 
 QUEUE_SIZE = 8  # decoded frames waiting for analysis (a run setting: no effect on the stacks)
@@ -260,6 +261,36 @@ def test_undecodable_clip_is_quarantined_not_a_crash(analyzers, tmp_path):
     clip.write_bytes(b"not a video at all" * 100)
     result = extract_faces_from_video(clip, timeline_for("broken", 5), tmp_path / "broken.h5", analyzers["a"], 64)
     assert result.status == "quarantined" and "broken" in result.reason and "decoded" in result.reason
+
+
+def test_a_packet_the_decoder_refuses_loses_its_frame_only(analyzers, tmp_path):
+    """One flipped byte (the length of the NAL unit) in a middle packet of a real clip: the probe
+    passes, the decoder refuses that packet; its frame is lost, every other frame keeps its number
+    and its face, and the stack counts the packet."""
+    import av
+
+    n_frames = 12
+    clip = write_clip(tmp_path / "moving.mp4", moving_grace_hopper(n_frames))
+    with av.open(str(clip)) as container:
+        packets = sorted((p.pos, p.pts) for p in container.demux(container.streams.video[0]) if p.size)
+    position, pts = packets[n_frames // 2]
+    lost = sorted(p for _, p in packets).index(pts)  # the packet's frame in presentation order
+    data = bytearray(clip.read_bytes())
+    data[position] ^= 0xFF
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    probe_clip(damaged, require_audio=False)
+    timeline = timeline_for("damaged", n_frames)
+    result = extract_faces_from_video(damaged, timeline, tmp_path / "damaged.h5", analyzers["a"], 64)
+    assert result.status == "ok" and result.n_faces == n_frames - 1, result.reason
+    with h5py.File(tmp_path / "damaged.h5", "r") as handle:
+        assert handle["frame_index"][:].tolist() == [i for i in range(n_frames) if i != lost]
+        assert handle.attrs["n_packets_skipped"] == 1 and handle.attrs["n_frames_decoded"] == n_frames - 1
+        mapped = handle["timeline"][:]
+    assert np.all((mapped == -1) == (timeline.timeline == lost))
+    extract_faces_from_video(clip, timeline, tmp_path / "whole.h5", analyzers["a"], 64)
+    with h5py.File(tmp_path / "whole.h5", "r") as handle:
+        assert "n_packets_skipped" not in handle.attrs and handle["frame_index"].shape == (n_frames,)
 
 
 @pytest.mark.parametrize("track", FACE_TRACKS)

@@ -15,7 +15,7 @@ from .checks import FaceCheck
 from .dataset import extract_faces_from_dataset
 from .detection import Detection, FaceAnalyzer, FaceLandmarks
 from .dlib_faces import DlibFaces
-from .frames import Timeline, iter_source_frames, prefetch
+from .frames import DecodeDamage, Timeline, VideoDecodeError, iter_source_frames, prefetch
 from .mediapipe_faces import MediaPipeFaces
 from .stack import Coverage, FaceStackWriter, FaceTrackResult, finish_stack
 from .subject import SubjectTracker, box_iou
@@ -65,12 +65,14 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
     rejected: Counter[str] = Counter()
     failure = None
     n_decoded = 0
+    damage = DecodeDamage()
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
         writer = FaceStackWriter(handle, size, analyzer.n_landmarks, gzip_level=gzip_level)
         try:
             followed: Detection | None = None
             frames_since_detection = 0
-            for frame_index, rgb in prefetch(iter_source_frames(video_path, timeline.unique_frames), queue_size):
+            frames = iter_source_frames(video_path, timeline.unique_frames, damage)
+            for frame_index, rgb in prefetch(frames, queue_size):
                 n_decoded += 1
                 found, subject = None, followed
                 if followed is not None and frames_since_detection < redetect_every:
@@ -90,10 +92,17 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
                 followed = analyzer.follow(found, subject) if redetect_every > 1 else None
                 writer.add(frame_index, align_face(rgb, found.eye_corners, size), found.landmarks,
                            found.eye_corners, subject.score)
-        except Exception as error:  # a clip PyAV cannot decode is quarantined, not a crash
+        except VideoDecodeError as error:  # a clip PyAV cannot read is quarantined: FFmpeg's message says why
+            log.error("clip %s: video could not be decoded after %d frames (%s)", timeline.clip_id, n_decoded, error)
+            failure = f"video could not be decoded after {n_decoded} frames ({error})"
+        except Exception as error:  # a clip the analysis fails on is quarantined too, its traceback logged
             log.exception("clip %s: decoding/analysis failed", timeline.clip_id)
             failure = f"video could not be decoded after {n_decoded} frames ({type(error).__name__}: {error})"
-        if failure is None and n_decoded < len(timeline.unique_frames):
+        failure = failure or undecodable(damage, n_decoded)
+        if damage.n_packets_skipped:
+            log.warning("clip %s: %s; %d of %d timeline frames decoded, the others count as without face",
+                        timeline.clip_id, damage.summary(), n_decoded, len(timeline.unique_frames))
+        elif failure is None and n_decoded < len(timeline.unique_frames):
             log.warning("clip %s: %d of %d timeline frames not in the video (counted as without face)",
                         timeline.clip_id, len(timeline.unique_frames) - n_decoded, len(timeline.unique_frames))
         if own_check:
@@ -102,10 +111,18 @@ def extract_faces_from_video(video_path: str | Path, timeline: Timeline, out_pat
             log.info("clip %s track %s: detections rejected: %s", timeline.clip_id, track, dict(rejected))
         result = finish_stack(handle, writer, timeline, analyzer.method, size, track, failure,
                               {"n_frames_decoded": n_decoded, "n_rejected_not_face": sum(rejected.values()),
-                               "n_rejected_jump": tracker.n_jumps_refused}, coverage)
+                               "n_rejected_jump": tracker.n_jumps_refused, **damage.attrs()}, coverage,
+                              damage.summary())
     log.info("clip %s track %s: %d faces in %d unique frames (%s)", timeline.clip_id, track, result.n_faces,
              result.n_unique_frames, result.status)
     return result
+
+
+def undecodable(damage: DecodeDamage, n_decoded: int) -> str | None:
+    """The failure of a clip whose every frame the decoder refused (None: some frame decoded)."""
+    if n_decoded or not damage.n_packets_skipped:
+        return None
+    return f"video could not be decoded: no frame of the timeline decoded ({damage.summary()})"
 
 
 def with_roll_of(followed: Detection | None, candidates: list[Detection]) -> list[Detection]:

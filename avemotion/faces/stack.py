@@ -155,7 +155,9 @@ class FaceTrackResult:
 
 def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: str, size: int, track: str,
                  failure: str | None, extra_attrs: Mapping[str, object] | None = None,
-                 coverage: Coverage = Coverage()) -> FaceTrackResult:
+                 coverage: Coverage = Coverage(), decode_note: str = "") -> FaceTrackResult:
+    """Write the timeline, gaps, status and attrs of a stack. ``decode_note``: what the decoder could
+    not use, added to a too-little-face reason (the frames it lost count as without face)."""
     mapped = writer.finish(timeline.timeline)
     write_gaps(handle, mapped, coverage.max_gap_s, timeline.fps)
     n_unique = int(len(timeline.unique_frames))
@@ -170,6 +172,8 @@ def finish_stack(handle, writer: FaceStackWriter, timeline: Timeline, method: st
                          f"(track {track}, {method})")
     elif (too_few := coverage.problem(writer.n_rows, n_unique)) is not None:
         result.status, result.reason = STATUS_QUARANTINED, f"clip {timeline.clip_id}: {too_few} (track {track}, {method})"
+    if decode_note and result.status == STATUS_QUARANTINED and not failure:
+        result.reason = f"{result.reason}; {decode_note}"
     set_status(handle, result.status, result.reason)
     handle.attrs["clip_id"] = timeline.clip_id
     handle.attrs["track"] = track
