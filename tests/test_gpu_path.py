@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -205,6 +205,7 @@ def test_gpu_path_trains_and_resumes_each_deep_model_on_the_cpu(name, corpus, fe
     losses = [row["loss"] for row in full.result.log_rows]
     assert len(losses) == STEPS[name] and np.isfinite(losses).all()
     probabilities = full.predictions("bf16")
+    # probability rows: autocast runs the softmax in float32 (eps 1.2e-7 over 7 classes)
     assert np.isfinite(probabilities).all() and np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
 
     resume = tmp_path / "resumed.pt"
@@ -216,15 +217,12 @@ def test_gpu_path_trains_and_resumes_each_deep_model_on_the_cpu(name, corpus, fe
 
 
 def test_gpu_check_without_cuda_stops_at_once_with_one_line():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: gpu_check would run")
-    start = time.monotonic()
+    hidden = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # no CUDA device, on a GPU machine too
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py")], capture_output=True,
-                            text=True, cwd=REPO, timeout=120)
+                            text=True, cwd=REPO, timeout=120, env=hidden)
     output = (result.stdout + result.stderr).strip().splitlines()
     assert result.returncode != 0
     assert len(output) == 1 and "CUDA" in output[0], output
-    assert time.monotonic() - start < 60
 
 
 def benchmark(name: str):
