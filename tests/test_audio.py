@@ -51,7 +51,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     assert rate == 22050
     resampled = resample_poly(samples.astype(np.float64), 320, 441)
     speech = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
-    assert len(speech) > 4.2 * FS
+    assert len(speech) >= max(PAPER_LENGTHS_MS) * FS // 1000  # the longest cut the tests take
     return speech
 
 
@@ -270,7 +270,7 @@ def test_light_clipping_is_kept_and_recorded(tmp_path, speech):
     clipped = np.clip(speech[:FS].astype(np.int64) * 32767 * 1.3 / peak, -32768, 32767).astype(np.int16)
     result = run_stage(tmp_path, "loud2", clipped)
     assert_ok_and_finite(result)
-    assert 0 < result["is10"][1]["quality_clipped_fraction"] <= 0.05
+    assert 0 < result["is10"][1]["quality_clipped_fraction"] <= CHECKS.max_clipped_fraction  # kept: not above it
 
 
 def test_dc_offset_changes_no_feature(tmp_path, speech):
@@ -281,10 +281,12 @@ def test_dc_offset_changes_no_feature(tmp_path, speech):
     shifted = run_stage(tmp_path / "b", "dc1", offset)
     assert_ok_and_finite(shifted)
     assert shifted["is10"][1]["quality_dc_offset"] == pytest.approx(without["is10"][1]["quality_dc_offset"] + 4000 / 32768)
+    # float32 features: what may differ is the float32 rounding (eps 1.2e-7) of removing the offset
     np.testing.assert_allclose(shifted["shortterm"][0]["features"], without["shortterm"][0]["features"], rtol=1e-5, atol=1e-6)
     is10_clean, is10_shifted = without["is10"][0]["features"], shifted["is10"][0]["features"]
     relative = np.abs(is10_shifted - is10_clean) / (np.abs(is10_clean) + 1e-3)
-    assert np.median(relative) < 1e-3  # raw openSMILE with this DC offset: median ~0.1
+    # a hundredth of what the offset does to openSMILE's raw features (median ~0.1): removed, not shrunk
+    assert np.median(relative) < 1e-3
 
 
 def test_very_short_clip_is_quarantined(tmp_path, speech):

@@ -44,7 +44,8 @@ def test_demo_corpus_then_manifest(tmp_path: Path):
     assert printed.stdout.startswith(f"21 clips in {manifest}; 0 in {quarantine}")
     rows = read_tsv(manifest)
     assert sorted(row["clip_id"] for row in rows) == sorted(row["clip_id"] for row in clips)
-    assert all(row["has_audio"] == "true" and float(row["duration_s"]) > 0.9 for row in rows)
+    # the shortest planned duration (1.0 s above) to the nearest frame: at most half a 24-fps frame less
+    assert all(row["has_audio"] == "true" and float(row["duration_s"]) >= 1.0 - 0.5 / 24 for row in rows)
     assert read_tsv(quarantine) == []
 
 

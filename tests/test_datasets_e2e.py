@@ -131,10 +131,13 @@ def test_every_model_predicts_every_val_and_test_clip(dataset_run: DatasetRun):
         assert {str(r["clip_id"]): (r["split"], r["label"]) for r in rows} == expected, model
         for row in rows:
             if row["status"] == "ok":
+                # a distribution: 1e-3 is far above float32 softmax rounding and the table's 8 decimals
                 assert row["probs"].shape == (len(CLASSES),) and abs(row["probs"].sum() - 1) < 1e-3, (model, row)
             else:
                 assert row["status"] == "quarantined" and row["probs"] is None and row["reason"], (model, row)
         ok = [row for row in rows if row["status"] == "ok"]
+        # each fixture leaves a model without its input on a few designed anomalies only (the fixtures'
+        # docstrings): fewer than half its clips predicted means a stage lost clips
         assert len(ok) >= len(rows) / 2, f"{model}: only {len(ok)} of {len(rows)} clips predicted"
         if model != "fusion":
             assert (dataset_run.results / "metrics" / f"{model}.json").stat().st_size > 0

@@ -75,7 +75,8 @@ def test_qc_montages_show_a_face_per_listed_clip(demo_run: DemoRun):
     image = matplotlib.image.imread(demo_run.results / "faces" / "qc" / "montage_val.png")
     assert image.ndim == 3 and image.shape[0] >= 64 * len(CLASSES) and image.shape[1] >= 2 * 64 * per_class
     rgb = image[..., :3]
-    # faces are not one flat colour: a panel of tiles of real faces has spread in every channel
+    # faces are not one flat colour: a panel of tiles of real faces has spread in every channel, here
+    # at least 13 of 255 levels, far from the flat grey of a panel of clips without a face
     assert rgb.std(axis=(0, 1)).min() > 0.05, rgb.std(axis=(0, 1))
     detection = read_tsv(demo_run.results / "faces" / "qc" / "detection.tsv")
     assert {row["a_status"] for row in detection} == {"ok"} and int(detection[0]["a_n_faces"]) > 0
@@ -116,6 +117,7 @@ def test_a_refit_model_trains_on_train_and_val_and_predicts_the_test_clips(model
         assert refit["train_splits"] == ["train", "val"] and first["train_splits"] == ["train"]
         assert any(not torch.equal(refit["state_dict"][key], first["state_dict"][key]) for key in first["state_dict"])
     probabilities = np.stack([row["probs"] for row in refit_rows if row["probs"] is not None])
+    # float32 softmax over 7 classes (eps 1.2e-7 each) and the table's 8 decimals
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
 
 

@@ -11,7 +11,7 @@ The checks:
 * no distractor (the astronaut's mission patch, a cat, a one-frame printed face) is ever aligned,
   nor any other non-subject face;
 * the clip without a human face is quarantined;
-* the detection rate per scene reaches its family's threshold (:data:`MIN_DETECTION_RATE`).
+* the subject is aligned in every frame it is in view (:data:`MIN_DETECTION_RATE`).
 
 Scenes are built and measured once per module (about 40 s on two cores for the three runs).
 """
@@ -32,13 +32,17 @@ RUNS: dict[str, tuple[tuple[Path, ...], str, bool]] = {
     "b": ((), "b", False),
     "paper-a": ((REPO / "configs" / "paper.yaml",), "a", True),
 }
-MAX_ALIGNMENT_ERROR_PX = 4.0  # at 224 px
-# not issue: the least share of frames with the subject in view where the subject's face must be
-# aligned. Frontal, unoccluded faces of 48 px and up, rolled up to 30 degrees or beside a distractor:
-# every frame (6-8 per scene). Squeezed to 60-75 % (yaw proxy): 3 in 4. Dark and noisy: 0.85 (7 of 8).
-MIN_DETECTION_RATE = {"roll": 0.95, "scale": 0.95, "distractor": 0.95, "turn": 0.75, "dark": 0.85}
-# 48-px faces: dlib's fit of a frame may fail its agreement check (faces.dlib_faces) and leave a gap
-MIN_DETECTION_RATE_48PX = 0.8
+# At 224 px: 4 % of the template's 94-px outer-eye-corner distance (faces.align), half the 8-10 % normalised
+# error past which face-alignment benchmarks (300-W, WFLW) count a fit as failed; no crop may go past
+# twice the bound (8.5 %, a failed fit by that measure).
+MAX_ALIGNMENT_ERROR_PX = 4.0
+# Paper 2.1 detects and aligns the face within each frame: every scene's subject must be aligned in
+# every frame it is in view (each family is inside what a track is built to find: faces from track
+# B's min_face_px of 48 px, rolled, squeezed or dark for track A's fallback, docs/faces.md).
+MIN_DETECTION_RATE = 1.0
+# Measured misses of it, strict like KNOWN_MISALIGNED below: track B on the 48-px astronaut aligns 5 of
+# 6 frames (one frame's two dlib fits disagree, faces.dlib_faces, and the frame is left without a face).
+KNOWN_MISSED = {("b", "scale48_astronaut")}
 SUBJECT_SCENES = [name for name in SCENE_NAMES if scene_family(name) != "noface"]
 NOFACE_SCENES = [name for name in SCENE_NAMES if scene_family(name) == "noface"]
 
@@ -145,11 +149,13 @@ def test_only_the_subject_is_aligned(run, name, measured):
 
 @pytest.mark.parametrize("name", SUBJECT_SCENES)
 @pytest.mark.parametrize("run", RUNS)
-def test_detection_rate(run, name, measured):
+def test_detection_rate(run, name, measured, request):
+    if (run, name) in KNOWN_MISSED:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="measured miss, see KNOWN_MISSED"))
     m = measured(run, name)
-    minimum = MIN_DETECTION_RATE_48PX if name.startswith("scale48") else MIN_DETECTION_RATE[scene_family(name)]
-    assert m.detection_rate >= minimum, (f"run {run}, {name}: subject aligned in {m.n_found} of {m.n_visible} "
-                                         f"frames ({m.detection_rate:.2f} < {minimum}); status {m.status} {m.reason}")
+    assert m.detection_rate >= MIN_DETECTION_RATE, (
+        f"run {run}, {name}: subject aligned in {m.n_found} of {m.n_visible} frames "
+        f"({m.detection_rate:.2f} < {MIN_DETECTION_RATE}); status {m.status} {m.reason}")
 
 
 @pytest.mark.parametrize("name", NOFACE_SCENES)

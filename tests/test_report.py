@@ -331,10 +331,13 @@ def test_demo_run_report(demo_run):
     fused = json.loads((results / "metrics" / "fusion.json").read_text())["val"]["accuracy"]
     best_single = max(json.loads((results / "metrics" / f"{m}.json").read_text())["val"]["accuracy"]
                       for m in models)
-    # every single model is a vertex of the weight grid, so >= would hold by construction; the demo
-    # corpus is built so that each modality separates only four groups of classes and fusion has to
-    # beat them all (README demo table: fused 96.4 % val against the best single model's 60.7 %)
+    # Paper 3.2: the fused network beats every single model (55.61 % val against the best single
+    # model's 49.61 %). Every single model is a vertex of the weight grid, so >= holds by construction;
+    # strictly above is the paper's result
     assert fused > best_single, (fused, best_single)
+    # each modality tells only four groups of the seven classes apart (docs/demo-corpus.md): one
+    # modality tops out near 4/7, above it the fusion uses both
+    assert fused > 4 / 7, fused
     weights = json.loads((results / "fusion" / "weights.json").read_text())
     assert weights["val"]["accuracy"] == pytest.approx(fused)
     clips = read_tsv(report / "clips.tsv")

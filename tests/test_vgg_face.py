@@ -41,6 +41,8 @@ def fc7_of(net: VGG16, rgb: np.ndarray) -> np.ndarray:
         return net.fc7(net.fc6_features(batch))[0].double().numpy()
 
 
+# fc7 in float32 through 15 layers against a float64 reference: a thousandth (of the value, or of the
+# largest for values near 0) is rounding; a weight in the wrong layout or order is off by order one.
 def assert_matches(got: np.ndarray, expected: np.ndarray) -> None:
     assert np.abs(expected).max() > 0
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
@@ -151,6 +153,7 @@ def test_torch_state_dict_own_layout(tmp_path):
     assert vgg_face_format(path) == "torch-state-dict"
     net = model()
     load_vgg_face_weights(net, path)
+    # the same float32 weights, the same code: only the summation order of another load may differ
     np.testing.assert_allclose(fc7_of(net, image()), fc7_of(source, image()), rtol=1e-5)
 
 
@@ -315,7 +318,7 @@ def test_matconvnet_file(tmp_path, wrapped_in_net):
     assert vgg_face_format(path) == "matconvnet"
     net = model()
     load_vgg_face_weights(net, path)
-    np.testing.assert_allclose(net.mean.flatten().numpy(), saved["average"], rtol=1e-6)
+    np.testing.assert_allclose(net.mean.flatten().numpy(), saved["average"], rtol=1e-6)  # float32 of the file's mean
     assert_matches(fc7_of(net, image()), matconvnet_reference(saved, image()))
 
 

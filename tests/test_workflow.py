@@ -40,7 +40,10 @@ def test_demo_run_media_covers_every_clip(demo_run):
     for row in manifest:
         expected = round(int(row["n_frames"]) * 60 / float(row["fps"]))
         assert int(index[row["clip_id"]]["n_timeline_frames"]) == expected
-        assert int(index[row["clip_id"]]["audio_samples"]) > 0.1 * 16000
+        # the clip's planned duration of audio; the manifest's duration is the video's, that duration to
+        # the nearest frame: half a frame apart at most (and a sample of rounding)
+        audio_s = int(index[row["clip_id"]]["audio_samples"]) / 16000
+        assert abs(audio_s - float(row["duration_s"])) <= 0.5 / float(row["fps"]) + 1 / 16000, row["clip_id"]
 
 
 def test_bad_clips_are_quarantined_and_the_run_goes_on(tmp_path):
