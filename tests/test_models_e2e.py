@@ -22,7 +22,9 @@ from avemotion.demo import FACE_GROUP, VOICE_GROUP
 from dag_plan import planned_jobs
 
 pytestmark = pytest.mark.slow
-SIGNIFICANCE = 0.01
+# one-sided binomial test at the usual 5 % level: a model that learned nothing of its modality passes
+# with probability below 1 in 20 (on the demo's 28 held-out clips, 13 hits where chance is 2/7)
+SIGNIFICANCE = 0.05
 GROUPS = {model: FACE_GROUP if model.startswith("vgg_lstm") else VOICE_GROUP for model in MODELS}
 
 
