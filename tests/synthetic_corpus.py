@@ -86,3 +86,35 @@ def _write_array(path: Path, key: str, values: np.ndarray, status: tuple[str, st
         handle.attrs["clip_id"] = path.stem
         set_status(handle, *status)
     return path
+
+
+def train_five_models(corpus: SyntheticCorpus, results: Path, model_settings: dict[str, dict],
+                      weights: dict[str, float]) -> Path:
+    """A results folder laid out like the pipeline's: the five models trained on `corpus` with
+    config.yaml's `models:` block updated by `model_settings` (small nets, few steps), their
+    predictions, and `fusion/weights.json` with `weights`. The corpus has one face track, so track
+    B's model is a copy of track A's (the demo run's tests check track B's own)."""
+    import json
+    import shutil
+
+    from avemotion.config import load_config
+    from avemotion.models import train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
+    from conftest import model_outputs
+
+    config = load_config()["models"]
+    for name, values in model_settings.items():
+        config[name].update(values)
+    training = config["training"]
+    train_vgg_lstm(corpus.manifest, corpus.faces, model_outputs(results, "vgg_lstm_a"), config["vgg_lstm"], training,
+                   name="vgg_lstm_a")
+    shutil.copytree(results / "models" / "vgg_lstm_a", results / "models" / "vgg_lstm_b")
+    train_audio_lstm(corpus.manifest, corpus.shortterm, model_outputs(results, "audio_lstm"), config["audio_lstm"],
+                     training)
+    train_inception_lstm(corpus.manifest, corpus.maps, model_outputs(results, "inception_lstm"),
+                         config["inception_lstm"], training)
+    train_audio_svm(corpus.manifest, corpus.is10, model_outputs(results, "audio_svm", "model.joblib"),
+                    config["audio_svm"], training)
+    (results / "fusion").mkdir(parents=True, exist_ok=True)
+    (results / "fusion" / "weights.json").write_text(json.dumps(
+        {"models": list(weights), "weights": weights, "grid_step": 0.05, "refit": False}))
+    return results

@@ -10,7 +10,6 @@ clip it cannot predict a reason and never a traceback.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -23,9 +22,9 @@ import yaml
 
 from avemotion.artifacts import read_audio_features, read_tsv
 from avemotion.config import load_config, merge_config
-from avemotion.constants import FACE_TRACKS
+from avemotion.constants import FACE_TRACKS, MODELS
 from avemotion.layout import AUDIO_FEATURES, FACE_STACK
-from conftest import REPO, model_outputs, run_snakemake
+from conftest import REPO, run_snakemake
 from media_fuzz import DAMAGES, DamagedClip, write_clip_list, write_fuzz_corpus
 import synthetic_corpus as synthetic
 
@@ -154,8 +153,6 @@ def test_a_damaged_middle_packet_loses_frames_not_the_face_track(fuzz_run, corpu
     assert len(skipped) >= 3, f"only {sorted(skipped)} had a packet refused: the corpus no longer shows the case"
 
 
-# ------------------------------------------------------------------ predict
-
 TINY_MODELS = {
     "vgg_lstm": {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 2, "sequence_iterations": 2,
                  "frame_batch_size": 8, "sequence_batch_size": 2},
@@ -169,27 +166,11 @@ TINY_MODELS = {
 def tiny_results(tmp_path_factory) -> Path:
     """A results folder of five tiny models trained a few steps on synthetic features (the real
     artifact layouts) and equal fusion weights: what predict loads from a finished run."""
-    from avemotion.models import train_audio_lstm, train_audio_svm, train_inception_lstm, train_vgg_lstm
-
     root = tmp_path_factory.mktemp("fuzz_models")
     results = root / "results"
     corpus = synthetic.write_corpus(root / "features", per_class={"train": 1, "val": 1}, face_size=32,
                                     n_timeline=64)
-    models = merge_config(load_config()["models"], TINY_MODELS)
-    train_vgg_lstm(corpus.manifest, corpus.faces, model_outputs(results, "vgg_lstm_a"), models["vgg_lstm"],
-                   models["training"], name="vgg_lstm_a")
-    shutil.copytree(results / "models" / "vgg_lstm_a", results / "models" / "vgg_lstm_b")
-    train_audio_lstm(corpus.manifest, corpus.shortterm, model_outputs(results, "audio_lstm"), models["audio_lstm"],
-                     models["training"])
-    train_inception_lstm(corpus.manifest, corpus.maps, model_outputs(results, "inception_lstm"),
-                         models["inception_lstm"], models["training"])
-    train_audio_svm(corpus.manifest, corpus.is10, model_outputs(results, "audio_svm", "model.joblib"),
-                    models["audio_svm"], models["training"])
-    names = ["vgg_lstm_a", "vgg_lstm_b", "audio_svm", "audio_lstm", "inception_lstm"]
-    (results / "fusion").mkdir()
-    (results / "fusion" / "weights.json").write_text(json.dumps(
-        {"models": names, "weights": {m: 1 / len(names) for m in names}, "refit": False}))
-    return results
+    return synthetic.train_five_models(corpus, results, TINY_MODELS, {name: 1 / len(MODELS) for name in MODELS})
 
 
 def predict_sample(corpus: list[DamagedClip]) -> list[DamagedClip]:

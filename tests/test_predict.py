@@ -29,11 +29,10 @@ from avemotion.artifacts import read_manifest, read_predictions, write_predictio
 from avemotion.config import load_config, merge_config
 from avemotion.constants import CLASSES
 from avemotion.fusion import align_predictions, fused_rows, load_predictions, run_fusion
-from avemotion.models import (load_trained_model, predict_clip_probabilities, train_audio_lstm,
-                              train_audio_svm, train_inception_lstm, train_vgg_lstm)
+from avemotion.models import (load_trained_model, predict_clip_probabilities)
 from avemotion.predict import expand_clip_paths, fuse_available, predict_clips, Predictor
 from avemotion.media import probe_clip
-from conftest import DemoRun, model_outputs, run_snakemake
+from conftest import DemoRun, run_snakemake
 from media_factory import make_clip
 import synthetic_corpus as synthetic
 
@@ -208,25 +207,7 @@ def synthetic_run(tmp_path_factory) -> Path:
     results = root / "results"
     corpus = synthetic.write_corpus(root / "features", per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
                                     n_timeline=100, quarantine=("val_HA_00",))
-    config = load_config()["models"]
-    for name, values in TINY.items():
-        config[name].update(values)
-    manifest = corpus.manifest
-
-    train_vgg_lstm(manifest, corpus.faces, model_outputs(results, "vgg_lstm_a"), config["vgg_lstm"],
-                   config["training"], name="vgg_lstm_a")
-    # the synthetic corpus has one face track; track B's own model is checked on the demo run (slow tests)
-    shutil.copytree(results / "models" / "vgg_lstm_a", results / "models" / "vgg_lstm_b")
-    train_audio_lstm(manifest, corpus.shortterm, model_outputs(results, "audio_lstm"), config["audio_lstm"],
-                     config["training"])
-    train_inception_lstm(manifest, corpus.maps, model_outputs(results, "inception_lstm"), config["inception_lstm"],
-                         config["training"])
-    train_audio_svm(manifest, corpus.is10, model_outputs(results, "audio_svm", "model.joblib"), config["audio_svm"],
-                    config["training"])
-    (results / "fusion").mkdir()
-    (results / "fusion" / "weights.json").write_text(json.dumps(
-        {"models": list(WEIGHTS), "weights": WEIGHTS, "grid_step": 0.05, "refit": False}))
-    return results
+    return synthetic.train_five_models(corpus, results, TINY, WEIGHTS)
 
 
 @pytest.mark.parametrize("model,artifact", [("vgg_lstm_a", "faces/a"), ("audio_lstm", "audio/shortterm"),
