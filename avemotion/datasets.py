@@ -442,6 +442,7 @@ def list_dataset_inputs(dataset: Mapping) -> list[str]:
     return files
 
 
+# pragma: no mutate block (mutation testing: probing media files, not the adapters or the splits)
 def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: int = 1
                      ) -> tuple[list[dict], list[Rejection]]:
     """Probe every candidate (in `threads` threads); return manifest rows and probe rejections.

@@ -141,6 +141,7 @@ class NoCudaDevice(RuntimeError):
     """CUDA was asked for on a machine without a CUDA device."""
 
 
+# pragma: no mutate start (mutation testing: the device choice)
 def select_device(preference: str, setting: str = "models.training.device") -> torch.device:
     """The torch device for ``preference`` (auto | cpu | cuda, the value of ``setting``); auto takes
     CUDA where present. Raises NoCudaDevice, naming the setting, for cuda without a CUDA device."""
@@ -157,6 +158,7 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     if torch.cuda.is_available():
         torch.backends.cudnn.benchmark = False
+# pragma: no mutate end
 
 
 def step_seed(seed: int, stage_index: int, step: int) -> int:
@@ -227,6 +229,7 @@ def forward(model: nn.Module, inputs: Any) -> torch.Tensor:
     return model(*inputs) if isinstance(inputs, (tuple, list)) else model(inputs)
 
 
+# pragma: no mutate start (mutation testing: the CUDA numerics)
 def gpu_numerics(device: torch.device, precision: str = "auto") -> bool:
     """Whether training on `device` runs bf16 autocast with channels-last conv weights: on CUDA (for
     speed) or where `precision` is "bf16"; by default the CPU keeps full fp32 for exact reproducibility."""
@@ -261,6 +264,7 @@ def to_memory_format(model: nn.Module, device: torch.device, precision: str = "a
     if gpu_numerics(device, precision):
         return model.to(memory_format=torch.channels_last)
     return model
+# pragma: no mutate end
 
 
 def make_optimizer(stage: Stage, model: nn.Module) -> torch.optim.Optimizer:
@@ -334,6 +338,7 @@ class LiveTrainLog:
             writer.writerows(rows)
 
 
+# pragma: no mutate start (mutation testing: the progress display)
 def format_duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -396,6 +401,7 @@ class StageProgress:
             self.bar.close()
             self.bar.fp.close()
             self.bar = None
+# pragma: no mutate end
 
 
 @dataclass
