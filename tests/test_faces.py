@@ -24,8 +24,10 @@ from avemotion.faces import (
     SubjectTracker,
 )
 from avemotion.faces import make_analyzer as make_face_analyzer
+from avemotion.faces.align import EYE_CORNER_TEMPLATE, image_order, square_crop
 from avemotion.faces.checks import FaceCheck, geometry_problem
 from avemotion.faces.stack import Coverage, face_gaps
+from avemotion.faces.subject import box_iou, is_near
 from avemotion.layout import FACE_STACK
 from avemotion.media import probe_clip
 
@@ -604,3 +606,116 @@ def test_dlib_auto_scale_finds_small_faces_a_single_pass_misses():
                 found[kind] += any(abs((b[0] + b[2]) / 2 - 320) < 25 and abs((b[1] + b[3]) / 2 - 230) < 30
                                    for b in boxes)
     assert found == {"single": 0, "auto": 6}
+
+
+def test_box_iou_is_intersection_over_union():
+    first = np.array([0.0, 0.0, 10.0, 20.0])  # 10 wide, 20 tall: area 200
+    assert box_iou(first, np.array([5.0, 0.0, 15.0, 20.0])) == pytest.approx(100 / 300)  # half across
+    assert box_iou(first, np.array([0.0, 15.0, 10.0, 35.0])) == pytest.approx(50 / 350)  # a quarter down
+    assert box_iou(first, np.array([2.0, 4.0, 6.0, 9.0])) == pytest.approx(20 / 200)  # inside it
+    assert box_iou(np.array([2.0, 4.0, 6.0, 9.0]), first) == pytest.approx(20 / 200)  # either order
+    assert box_iou(first, first) == 1.0
+    assert box_iou(first, np.array([10.0, 0.0, 20.0, 20.0])) == 0.0  # touching edges share no area
+    assert box_iou(first, np.array([12.0, 25.0, 20.0, 30.0])) == 0.0  # apart in both directions
+    assert box_iou(np.array([3.0, 3.0, 3.0, 3.0]), np.array([3.0, 3.0, 3.0, 3.0])) == 0.0  # no area, no union
+
+
+def test_near_is_overlap_or_centres_within_the_larger_side():
+    reference = np.array([0.0, 0.0, 10.0, 40.0])  # centre (5, 20); its larger side is its height, 40
+    assert is_near(np.array([5.0, 5.0, 15.0, 15.0]), reference)  # overlapping
+    assert is_near(np.array([40.0, 15.0, 50.0, 25.0]), reference)  # centre 40 to the right: within 40
+    assert not is_near(np.array([41.0, 15.0, 51.0, 25.0]), reference)  # 41: beyond it
+    assert is_near(np.array([0.0, 55.0, 10.0, 65.0]), reference)  # centre 40 below, 10-px box: the larger side counts
+    assert not is_near(np.array([0.0, 55.5, 10.0, 65.5]), reference)
+    assert is_near(reference, np.array([0.0, 55.0, 10.0, 65.0]))  # either order
+    wide = np.array([0.0, 0.0, 60.0, 10.0])  # centre (30, 5); larger side its width, 60
+    assert is_near(np.array([85.0, 0.0, 95.0, 10.0]), wide) and not is_near(np.array([86.0, 0.0, 96.0, 10.0]), wide)
+
+
+def test_rank_puts_the_largest_face_first_without_a_subject_and_the_subjects_place_with_one():
+    tracker = SubjectTracker()
+    assert tracker.rank([]) == []
+    small, large = box_at(0, 0, 40), box_at(300, 0, 80)
+    assert [d.box[0] for d in tracker.rank([small, large])] == [300, 0]
+    assert tracker.accept(small)
+    # merit: relative size + continuity x overlap with the subject's last box
+    assert [d.box[0] for d in tracker.rank([large, box_at(4, 0, 40)])] == [4, 300]  # 0.25 + 2 x 0.82 > 1
+    assert [d.box[0] for d in SubjectTracker(continuity=0.0, previous_box=small.box).rank(
+        [box_at(4, 0, 40), large])] == [300, 4]  # without continuity, size alone
+    zero = [Detection(box=np.array([5.0, 5.0, 5.0, 5.0]), score=1.0)] * 2  # no area: no division by zero
+    assert len(tracker.rank(zero)) == 2
+
+
+def test_continues_needs_the_subject_found_in_the_previous_frame_and_half_overlap():
+    tracker = SubjectTracker()
+    assert not tracker.continues(box_at(0, 0))  # no subject yet
+    assert tracker.accept(box_at(0, 0, 80))
+    assert tracker.continues(box_at(0, 0, 80))
+    half = Detection(box=np.array([0.0, 0.0, 80.0, 40.0]), score=1.0)  # IoU 0.5 with the subject's box
+    assert tracker.continues(half) and not tracker.continues(half, min_overlap=0.51)
+    assert not tracker.continues(Detection(box=np.array([0.0, 0.0, 80.0, 39.0]), score=1.0))
+    tracker.missed()
+    assert not tracker.continues(box_at(0, 0, 80))  # not found in the previous frame
+
+
+def test_a_face_elsewhere_counts_once_per_frame_and_only_in_consecutive_frames():
+    tracker = SubjectTracker(confirm_frames=2)
+    assert tracker.accept(box_at(0, 0))
+    assert not tracker.accept(box_at(400, 0))  # frame 1: elsewhere once
+    assert not tracker.accept(box_at(400, 0)) and tracker.n_jumps_refused == 1  # same frame: not a second count
+    tracker.missed()
+    tracker.missed()  # a frame without that face: the count starts over
+    assert not tracker.accept(box_at(400, 0))
+    tracker.missed()
+    assert tracker.accept(box_at(402, 0))  # the second frame in a row there
+    assert tracker.previous_box[0] == 402 and tracker.frames_since_seen == 0 and tracker.elsewhere == []
+    assert not tracker.accept(box_at(0, 300))  # a third place, elsewhere again
+    tracker.missed()
+    assert not tracker.accept(box_at(700, 300)) and tracker.elsewhere[0][0] == 700  # not near the last one: restart
+
+
+def test_after_forget_frames_any_face_starts_the_track():
+    tracker = SubjectTracker(confirm_frames=10, forget_frames=3)
+    assert tracker.accept(box_at(0, 0))
+    for _ in range(2):
+        tracker.missed()
+    assert not tracker.accept(box_at(400, 0))  # 2 frames without the subject: still a jump
+    tracker.missed()  # the third
+    assert tracker.frames_since_seen == 3
+    assert tracker.accept(box_at(400, 0))
+
+
+def test_eye_corner_template_scales_with_the_crop():
+    np.testing.assert_allclose(eye_corner_template(100), [[29, 40], [43, 40], [57, 40], [71, 40]])
+    np.testing.assert_allclose(eye_corner_template(224), EYE_CORNER_TEMPLATE * 224)
+
+
+def test_similarity_transform_of_coincident_points_is_a_translation_to_the_target():
+    matrix = similarity_transform(np.full((4, 2), 7.0), eye_corner_template(100))
+    assert np.isfinite(matrix).all()
+    np.testing.assert_allclose(matrix @ np.array([7.0, 7.0, 1.0]), eye_corner_template(100).mean(axis=0))
+
+
+def test_image_order_puts_the_eye_on_the_images_left_first():
+    ordered = eye_corner_template(100)
+    np.testing.assert_array_equal(image_order(ordered), ordered)
+    np.testing.assert_array_equal(image_order(ordered[::-1]), ordered)  # a face seen upside down
+    mirrored = np.vstack([ordered[2:], ordered[:2]])  # the other eye listed first
+    np.testing.assert_array_equal(image_order(mirrored), np.vstack([ordered[1::-1], ordered[3:1:-1]]))
+    upright = np.array([[50.0, 10.0], [50.0, 20.0], [50.0, 30.0], [50.0, 40.0]])  # eyes one above the other
+    np.testing.assert_array_equal(image_order(upright), upright)  # a tie keeps the detector's order
+
+
+def test_square_crop_maps_the_centre_to_the_crop_centre():
+    rgb = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    crop, to_crop = square_crop(rgb, (40.0, 30.0), 20.0, 20)  # one crop pixel per source pixel
+    np.testing.assert_allclose(to_crop, [[1, 0, -30], [0, 1, -20]])
+    np.testing.assert_array_equal(crop, rgb[20:40, 30:50])
+    _, to_crop = square_crop(rgb, (40.0, 30.0), 40.0, 20)  # half size
+    np.testing.assert_allclose(to_crop @ np.array([40.0, 30.0, 1.0]), [10, 10])
+    np.testing.assert_allclose(to_crop[:, :2], np.eye(2) / 2)
+    crop, _ = square_crop(rgb, (0.0, 0.0), 20.0, 20)  # a corner of the frame: black outside
+    assert crop[:10].max() == 0 and crop[:, :10].max() == 0
+    np.testing.assert_array_equal(crop[10:, 10:], rgb[:10, :10])
+    _, to_crop = square_crop(rgb, (40.0, 30.0), 0.25, 8)  # a side under one pixel counts as one
+    np.testing.assert_allclose(to_crop[:, :2], 8 * np.eye(2))

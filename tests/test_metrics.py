@@ -3,18 +3,25 @@ miss of its true class in the recalls and UAR, and counted in the confusion matr
 "no prediction" (7 x 8), never as a class."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from avemotion.metrics import (
     CONFUSION_COLUMNS,
     NO_PREDICTION,
+    accuracy,
     bootstrap_confidence_intervals,
+    bootstrap_difference_intervals,
     confusion_matrix,
     confusion_percent,
+    label_indices,
+    per_class_recall,
     predicted_index,
     predicted_indices,
     summarize,
+    unweighted_average_recall,
 )
 
 
@@ -53,3 +60,78 @@ def test_a_uniform_row_instead_of_no_prediction_would_inflate_an_recall():
 def test_bootstrap_counts_no_prediction_as_wrong():
     true = np.arange(7)
     assert bootstrap_confidence_intervals(true, np.full(7, NO_PREDICTION), n_resamples=50)["accuracy"] == (0.0, 0.0)
+
+
+def test_labels_map_to_class_indices_and_an_unknown_label_is_named():
+    assert label_indices(["AN", "SU", "NE"]).tolist() == [0, 6, 4]
+    assert label_indices([]).tolist() == []
+    with pytest.raises(ValueError, match="unknown class label 'calm'"):
+        label_indices(["AN", "calm"])
+
+
+def test_confusion_counts_each_clip_once_in_its_true_row():
+    confusion = confusion_matrix(np.array([2, 2, 0]), np.array([2, 1, NO_PREDICTION]), n_classes=3)
+    assert confusion.tolist() == [[0, 0, 0, 1], [0, 0, 0, 0], [0, 1, 1, 0]]
+    assert confusion_matrix(np.array([], dtype=int), np.array([], dtype=int)).shape == (7, 8)
+
+
+def test_empty_splits_and_absent_classes_have_no_value_instead_of_zero():
+    empty = confusion_matrix(np.array([], dtype=int), np.array([], dtype=int))
+    assert math.isnan(accuracy(empty)) and math.isnan(unweighted_average_recall(empty))
+    assert np.isnan(per_class_recall(empty)).all()
+    assert confusion_percent(empty).tolist() == np.zeros((7, 8)).tolist()
+    summary = summarize(np.array([1, 1]), np.array([1, 0]))
+    assert summary["per_class_recall"]["DI"] == 0.5 and summary["per_class_recall"]["AN"] is None
+    assert summary["uar"] == 0.5  # the mean over the one class present, not over all seven
+    assert summary["accuracy"] == 0.5 and summary["n"] == 2 and summary["n_no_prediction"] == 0
+    percent = confusion_percent(confusion_matrix(np.array([1, 1]), np.array([1, 0])))
+    assert percent[1].tolist() == [50, 50, 0, 0, 0, 0, 0, 0] and percent[0].sum() == 0
+
+
+def corpus(n_clips=40, seed=3):
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, 7, n_clips)
+    predicted = np.where(rng.random(n_clips) < 0.6, true, rng.integers(0, 7, n_clips))
+    predicted[rng.random(n_clips) < 0.1] = NO_PREDICTION
+    return true, predicted
+
+
+def resampled_scores(true, predicted, resample):
+    """accuracy and UAR of each resample, scored with `summarize` itself"""
+    scores = [summarize(true[index], predicted[index]) for index in resample]
+    return np.array([s["accuracy"] for s in scores]), np.array([s["uar"] for s in scores])
+
+
+def test_bootstrap_is_the_percentile_interval_of_the_clip_resamples():
+    true, predicted = corpus()
+    resample = np.random.default_rng(5).integers(0, len(true), size=(200, len(true)))  # the seed's resamples
+    accuracies, uars = resampled_scores(true, predicted, resample)
+    intervals = bootstrap_confidence_intervals(true, predicted, n_resamples=200, seed=5, confidence=0.9)
+    assert intervals["accuracy"] == pytest.approx(tuple(np.percentile(accuracies, [5, 95])))
+    assert intervals["uar"] == pytest.approx(tuple(np.percentile(uars, [5, 95])))
+    # resampled a few at a time (bounded memory): the same resamples, the same intervals
+    assert bootstrap_confidence_intervals(true, predicted, n_resamples=200, seed=5, confidence=0.9,
+                                          max_cells=3 * 7 * len(true)) == intervals
+    assert bootstrap_confidence_intervals(true, predicted, n_resamples=200, seed=6, confidence=0.9) != intervals
+
+
+def test_bootstrap_of_no_clips_or_no_resamples_has_no_interval():
+    for true, n_resamples in ((np.array([], dtype=int), 100), (np.arange(7), 0)):
+        intervals = bootstrap_confidence_intervals(true, true, n_resamples=n_resamples)
+        assert all(math.isnan(v) for pair in intervals.values() for v in pair)
+        differences = bootstrap_difference_intervals(true, true, true, n_resamples=n_resamples)
+        assert all(math.isnan(v) for pair in differences.values() for v in pair)
+
+
+def test_paired_bootstrap_scores_both_predictions_on_the_same_resamples():
+    true, predicted_a = corpus()
+    predicted_b = np.where(np.arange(len(true)) % 3 == 0, NO_PREDICTION, true)
+    resample = np.random.default_rng(2).integers(0, len(true), size=(150, len(true)))
+    accuracy_a, uar_a = resampled_scores(true, predicted_a, resample)
+    accuracy_b, uar_b = resampled_scores(true, predicted_b, resample)
+    differences = bootstrap_difference_intervals(true, predicted_a, predicted_b, n_resamples=150, seed=2,
+                                                 confidence=0.8)
+    assert differences["accuracy"] == pytest.approx(tuple(np.percentile(accuracy_a - accuracy_b, [10, 90])))
+    assert differences["uar"] == pytest.approx(tuple(np.percentile(uar_a - uar_b, [10, 90])))
+    same = bootstrap_difference_intervals(true, predicted_a, predicted_a, n_resamples=50)
+    assert same == {"accuracy": (0.0, 0.0), "uar": (0.0, 0.0)}
