@@ -128,3 +128,14 @@ def test_audio_shard_goes_on_past_a_clip_without_its_wav(media_shard):
         assert read_audio_features(folder_of_feature / "good1.h5").ok
         assert not read_audio_features(folder_of_feature / "broken.h5").ok  # a wav of 0 samples
     assert read_audio_features(outs["is10"] / "good2.h5").data.shape == (IS10_DIM,)
+
+
+def test_shard_names_have_the_width_of_the_last_shard():
+    assert {clip_shard(f"clip{i}", 10) for i in range(200)} == {str(i) for i in range(10)}  # "0" .. "9"
+    assert {clip_shard(f"clip{i}", 100) for i in range(2000)} == {f"{i:02d}" for i in range(100)}  # "00" .. "99"
+    assert {clip_shard(f"clip{i}", 1) for i in range(20)} == {"0"}
+
+
+def test_a_shards_clips_are_sorted_by_id():
+    assert clips_by_shard(["c", "a", "b"], 1) == {"0": ["a", "b", "c"]}
+    assert clips_by_shard([], 4) == {}
