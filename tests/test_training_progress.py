@@ -119,3 +119,160 @@ def test_a_bar_on_a_terminal_and_none_elsewhere(monkeypatch, caplog):
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def two_stages(frames: int = 12, sequences: int = 7) -> list[Stage]:
+    return [tiny_stage("frames", frames), tiny_stage("sequences", sequences, lr=0.05)]
+
+
+def weights_of(result) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in result.model.parameters()]
+
+
+@pytest.mark.parametrize("stop", [3, 4, 11, 12, 13, 18])
+def test_a_resumed_run_ends_as_an_uninterrupted_one(tmp_path, stop):
+    """Killed after any step (mid-interval, on a checkpoint step, at and after a stage's end) and
+    rerun: the same weights and the same log as a run never stopped (module docstring)."""
+    settings = TrainSettings(checkpoint_every=4)
+    whole = run_stages(two_stages(), settings, tmp_path / "whole.pt", "run")
+    with pytest.raises(TrainingInterrupted):
+        run_stages(two_stages(), settings, tmp_path / "resume.pt", "run", stop_after_steps=stop)
+    resumed = run_stages(two_stages(), settings, tmp_path / "resume.pt", "run")
+    assert all(torch.equal(a, b) for a, b in zip(weights_of(resumed), weights_of(whole)))
+    assert resumed.log_rows == whole.log_rows and len(whole.log_rows) == 19
+
+
+def test_a_checkpoint_holds_where_to_go_on(tmp_path):
+    settings = TrainSettings(checkpoint_every=5)
+    with pytest.raises(TrainingInterrupted, match="7"):
+        run_stages(two_stages(), settings, tmp_path / "resume.pt", "run", stop_after_steps=7)
+    state = torch.load(tmp_path / "resume.pt", weights_only=False)
+    assert (state["fingerprint"], state["stage_index"], state["step"], state["model_stage"]) == ("run", 0, 7, 0)
+    assert state["optimizer"] and len(state["log"]) == 7
+    with pytest.raises(TrainingInterrupted):  # on to the end of the first stage (12 steps)
+        run_stages(two_stages(), settings, tmp_path / "resume.pt", "run", stop_after_steps=5)
+    state = torch.load(tmp_path / "resume.pt", weights_only=False)
+    assert (state["stage_index"], state["step"], state["model_stage"], state["optimizer"]) == (1, 0, 0, {})
+    assert len(state["log"]) == 12
+
+
+def test_a_resume_file_of_other_settings_is_ignored(tmp_path):
+    settings = TrainSettings(checkpoint_every=4)
+    with pytest.raises(TrainingInterrupted):
+        run_stages(two_stages(), settings, tmp_path / "resume.pt", "other settings", stop_after_steps=6)
+    fresh = run_stages(two_stages(), settings, tmp_path / "resume.pt", "run")
+    whole = run_stages(two_stages(), settings, tmp_path / "whole.pt", "run")
+    assert [r["step"] for r in fresh.log_rows] == list(range(12)) + list(range(7))
+    assert all(torch.equal(a, b) for a, b in zip(weights_of(fresh), weights_of(whole)))
+    assert training.load_resume(tmp_path / "missing.pt", "run") is None
+    assert training.load_resume(tmp_path / "resume.pt", "else") is None
+    assert training.load_resume(tmp_path / "resume.pt", "run")["stage_index"] == 2  # both stages done
+
+
+def test_a_stage_with_nothing_to_train_passes_its_model_on(tmp_path):
+    built = []
+
+    def build(model):
+        built.append(model)
+        return model or nn.Linear(4, 7)
+
+    empty = Stage("empty", build, TensorDataset(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)), 5, 8,
+                  Solver(lr=0.1))
+    idle = Stage("idle", build, tiny_stage("x", 0).dataset, 0, 8, Solver(lr=0.1))
+    result = run_stages([tiny_stage("frames", 3), empty, idle], TrainSettings(), tmp_path / "r.pt", "run")
+    assert built[0] is built[1] is result.model and len(result.log_rows) == 3
+    assert not result.model.training  # returned in eval mode
+
+
+def test_the_learning_rate_steps_down_with_the_step():
+    stage = Stage("s", lambda _: None, TensorDataset(torch.zeros(100, 2)), 1000, 10,
+                  Solver(lr=0.1, lr_step_iterations=30, lr_gamma=0.5))
+    assert [stage.lr_at(step) for step in (0, 29, 30, 59, 60, 95)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.0125])
+    by_epochs = Solver(lr=0.1, lr_step_iterations=30, lr_step_epochs=2.0)  # epochs win over iterations
+    assert by_epochs.step_iterations(n_items=100, batch_size=10) == 20  # two passes over 100 items, 10 a step
+    assert by_epochs.step_iterations(n_items=101, batch_size=10) == 21  # a started step counts
+    assert Solver(lr=0.1, lr_step_epochs=0.01).step_iterations(n_items=10, batch_size=10) == 1  # at least one
+    assert Solver(lr=0.1, lr_step_iterations=30).step_iterations(n_items=100, batch_size=10) == 30
+    assert Solver(lr=0.1).step_iterations(n_items=100, batch_size=10) == 0  # constant
+
+
+def test_solver_and_settings_from_config_blocks():
+    block = {"lr": 0.01, "optimizer": "adam", "momentum": 0.8, "weight_decay": 0.001, "lr_step_iterations": 7,
+             "lr_gamma": 0.3, "clip_grad_norm": 5.0, "map_lr": 0.2}
+    assert Solver.from_config(block) == Solver(lr=0.01, optimizer="adam", momentum=0.8, weight_decay=0.001,
+                                               lr_step_iterations=7, lr_gamma=0.3, clip_grad_norm=5.0)
+    assert Solver.from_config(block, lr_key="map_lr").lr == 0.2
+    settings = TrainSettings.from_config({"seed": "3", "device": "cpu", "num_workers": "2", "checkpoint_every": "9"},
+                                         threads=4)
+    assert settings == TrainSettings(seed=3, device="cpu", num_workers=2, checkpoint_every=9, threads=4)
+    assert settings.result_settings == {"seed": 3, "device": "cpu"}  # workers, interval, threads: run settings
+    assert TrainSettings(precision="bf16").result_settings == {"seed": 0, "device": "auto", "precision": "bf16"}
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainSettings(precision="fp16")
+
+
+def test_a_steps_batch_depends_on_seed_stage_and_step_only():
+    batches = list(training.StepBatches(20, 4, seed=1, stage_index=0, first=0, last=6))
+    assert len(training.StepBatches(20, 4, 1, 0, 2, 6)) == 4
+    assert list(training.StepBatches(20, 4, 1, 0, 2, 6)) == batches[2:]  # a resumed run draws the same batches
+    assert [[step for step, _ in batch] for batch in batches] == [[s] * 4 for s in range(6)]
+    assert all(len({i for _, i in batch}) == 4 for batch in batches)  # without replacement
+    assert list(training.StepBatches(20, 4, 1, 1, 0, 6)) != batches and list(training.StepBatches(20, 4, 2, 0, 0, 6)) != batches
+    small = list(training.StepBatches(3, 8, 1, 0, 0, 2))  # fewer items than a batch: drawn with replacement
+    assert all(len(batch) == 8 and {i for _, i in batch} <= {0, 1, 2} for batch in small)
+    assert training.step_seed(1, 0, 5) == training.step_seed(1, 0, 5) != training.step_seed(1, 0, 6)
+    assert training.step_seed(1, 0, 5) != training.step_seed(1, 1, 5) != training.step_seed(2, 1, 5)
+
+
+def test_a_step_seeded_dataset_learns_the_step_before_each_item():
+    class Seeded(torch.utils.data.Dataset):
+        step = None
+
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, index):
+            return self.step, index
+
+    indexed = training.StepIndexed(Seeded())
+    assert len(indexed) == 5 and indexed[(7, 3)] == (7, 3) and indexed.dataset.step == 7
+    plain = training.StepIndexed(TensorDataset(torch.arange(5)))
+    assert plain[(7, 3)][0].item() == 3
+
+
+def test_optimizers_and_their_groups():
+    model = nn.Linear(2, 7)
+    stage = Stage("s", lambda _: None, [], 1, 1, Solver(lr=0.1, momentum=0.7, weight_decay=0.01))
+    sgd = training.make_optimizer(stage, model)
+    assert isinstance(sgd, torch.optim.SGD)
+    [group] = sgd.param_groups
+    assert (group["lr"], group["momentum"], group["weight_decay"], group["lr_multiplier"]) == (0.1, 0.7, 0.01, 1.0)
+    adam = training.make_optimizer(Stage("s", lambda _: None, [], 1, 1, Solver(lr=0.2, optimizer="adam",
+                                                                              weight_decay=0.03)), model)
+    assert isinstance(adam, torch.optim.Adam)
+    assert (adam.param_groups[0]["lr"], adam.param_groups[0]["weight_decay"]) == (0.2, 0.03)
+    groups = Stage("s", lambda _: None, [], 1, 1, Solver(lr=0.1), param_groups=lambda m, lr: [
+        {"params": [m.weight], "lr": lr, "lr_multiplier": 1.0}, {"params": [m.bias], "lr": 10 * lr, "lr_multiplier": 10.0}])
+    optimizer = training.make_optimizer(groups, model)
+    inputs, targets = torch.randn(4, 2, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 3])
+    with torch.no_grad():
+        logits = model(inputs)  # before the step: what the loss and the accuracy are of
+    expected_loss = nn.functional.cross_entropy(logits, targets).item()
+    expected_accuracy = (logits.argmax(1) == targets).float().mean().item()
+    loss, accuracy = training.train_step(groups, model, optimizer, nn.CrossEntropyLoss(), inputs, targets, 0.05,
+                                         torch.device("cpu"))
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.05, 0.5])  # each group keeps its multiplier
+    assert (loss, accuracy) == (pytest.approx(expected_loss), expected_accuracy)
+
+
+def test_fingerprints_and_batches_on_the_device():
+    assert training.fingerprint({"a": 1, "b": [2, 3]}) == training.fingerprint({"b": [2, 3], "a": 1})
+    assert training.fingerprint({"a": 1}) != training.fingerprint({"a": 2})
+    assert re.fullmatch(r"[0-9a-f]{16}", training.fingerprint({"path": Path("x")}))
+    batch = (torch.zeros(2), [torch.ones(1), "label"])
+    moved = training.to_device(batch, torch.device("cpu"))
+    assert type(moved) is tuple and type(moved[1]) is list and moved[1][1] == "label"
+    assert torch.equal(moved[0], batch[0])
+    model = nn.Bilinear(2, 2, 3)
+    assert training.forward(model, (torch.ones(1, 2), torch.ones(1, 2))).shape == (1, 3)
+    assert training.forward(nn.Linear(2, 3), torch.ones(1, 2)).shape == (1, 3)
