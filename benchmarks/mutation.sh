@@ -25,6 +25,13 @@ fi
 
 # One worker process and one thread per library: the other core stays free.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-# mutmut's progress line redraws itself; only its last state is kept.
-.venv/bin/mutmut run --max-children 1 | tr '\r' '\n' | grep -v -E '^[⠁-⣿] ' || true
+# mutmut redraws its progress line; its whole output goes to a log, its summary lines to the terminal.
+mkdir -p mutants
+log=mutants/mutmut-run.log
+if ! .venv/bin/mutmut run --max-children 1 >"$log" 2>&1; then
+  tr '\r' '\n' <"$log" | tail -40
+  echo "mutmut failed (its output: $log)" >&2
+  exit 1
+fi
+tr '\r' '\n' <"$log" | grep -a -E 'done|mutations/second|Warning' || true
 exec "$PYTHON" benchmarks/mutation_scores.py
