@@ -135,3 +135,23 @@ def test_paired_bootstrap_scores_both_predictions_on_the_same_resamples():
     assert differences["uar"] == pytest.approx(tuple(np.percentile(uar_a - uar_b, [10, 90])))
     same = bootstrap_difference_intervals(true, predicted_a, predicted_a, n_resamples=50)
     assert same == {"accuracy": (0.0, 0.0), "uar": (0.0, 0.0)}
+
+
+def test_a_class_with_one_clip_is_a_whole_row_in_percent():
+    percent = confusion_percent(confusion_matrix(np.array([3, 5, 5]), np.array([3, 5, 2])))
+    assert percent[3, 3] == 100.0 and percent[5, 5] == 50.0 and percent[5, 2] == 50.0
+
+
+def test_bootstrap_defaults_and_its_smallest_cases():
+    true, predicted = corpus()
+    assert bootstrap_confidence_intervals(true, predicted) == bootstrap_confidence_intervals(
+        true, predicted, n_resamples=1000, seed=0, confidence=0.95)  # the documented defaults
+    assert bootstrap_difference_intervals(true, predicted, true) == bootstrap_difference_intervals(
+        true, predicted, true, n_resamples=1000, seed=0, confidence=0.95)
+    one = bootstrap_confidence_intervals(true, predicted, n_resamples=1)  # one resample: a point, not nothing
+    assert set(one) == {"accuracy", "uar"} and one["accuracy"][0] == one["accuracy"][1] and 0 <= one["uar"][0] <= 1
+    one = bootstrap_difference_intervals(true, predicted, true, n_resamples=1)
+    assert set(one) == {"accuracy", "uar"} and one["accuracy"][0] == one["accuracy"][1] <= 0
+    for nothing in (bootstrap_confidence_intervals(true, predicted, n_resamples=0),
+                    bootstrap_difference_intervals(true, predicted, true, n_resamples=0)):
+        assert set(nothing) == {"accuracy", "uar"}
