@@ -458,3 +458,59 @@ def test_media_rule_extracts_the_paired_audio(ravdess, tmp_path):
     paired = [r["clip_id"] for r in rows if r["audio_path"]]
     # the whole paired .wav: the shortest clip (SHORT) at 16 kHz, less a sample or two of resampling
     assert paired and all(int(index[c]["audio_samples"]) >= min(SHORT) * 16000 - 2 for c in paired)
+
+
+def test_split_file_rows_name_actors_or_clips(tmp_path):
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("# a comment\n\nactor\tsplit\n7\tVAL\nActor_12 \t test\nactor_3\ttrain\nclip_x\tval\n"
+                          "12\ttest\n")
+    splits = read_split_file(split_file)
+    assert splits.path == str(split_file)
+    assert splits.actors == {7: "val", 12: "test", 3: "train"} and splits.clips == {"clip_x": "val"}
+    assert splits.split_of("clip_x", "3") == "val"  # a clip's own row wins over its actor's
+    assert splits.split_of("clip_y", "03") == "train" and splits.split_of("clip_y", "8") is None
+    split_file.write_text("1001,test\nspeaker_2,val\n")  # comma-separated; a key that is not Actor_<n> is a clip
+    assert read_split_file(split_file).actors == {1001: "test"}
+    assert read_split_file(split_file).clips == {"speaker_2": "val"}
+    split_file.write_text("1001\ttest\nactor\tsplit\n")  # a header only at the top
+    with pytest.raises(ValueError, match=r"splits.tsv:2: unknown split 'split'"):
+        read_split_file(split_file)
+    split_file.write_text("1001\n")
+    with pytest.raises(ValueError, match=r"splits.tsv:1: expected `actor or clip_id<TAB>split`, got '1001'"):
+        read_split_file(split_file)
+    split_file.write_text("a\tval\na\ttest\n")
+    with pytest.raises(ValueError, match=r"splits.tsv:2: 'a' is listed as 'val' and as 'test'"):
+        read_split_file(split_file)
+
+
+def test_a_split_file_assigns_cremad_clips_and_rejects_the_unlisted_pair(tmp_path):
+    for actor in ("1001", "1002"):
+        for sentence in ("DFA", "IEO"):
+            touch(tmp_path / "VideoFlash" / f"{actor}_{sentence}_ANG_XX.flv")
+            touch(tmp_path / "AudioWAV" / f"{actor}_{sentence}_ANG_XX.wav")
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("1001\ttest\n1002_DFA_ANG_XX\tval\n")
+    candidates, rejections = dataset_candidates(dataset_config("cremad", tmp_path, split_file=str(split_file)))
+    assert {c.clip_id: c.split for c in candidates} == {"1001_DFA_ANG_XX": "test", "1001_IEO_ANG_XX": "test",
+                                                        "1002_DFA_ANG_XX": "val"}
+    assert sorted(Path(r.path).name for r in rejections) == ["1002_IEO_ANG_XX.flv", "1002_IEO_ANG_XX.wav"]
+    assert rejections[0].reason == (f"neither clip 1002_IEO_ANG_XX nor actor 1002 is listed in dataset.split_file "
+                                    f"{split_file}")
+    assert list_dataset_inputs(dataset_config("cremad", tmp_path, split_file=str(split_file)))[-1] == str(split_file)
+    with pytest.raises(FileNotFoundError, match="dataset.split_file .* is not a file"):
+        dataset_candidates(dataset_config("cremad", tmp_path, split_file=str(tmp_path / "none.tsv")))
+    with pytest.raises(ValueError, match="dataset.split_file is for ravdess and cremad"):
+        dataset_candidates(dataset_config("list", tmp_path / "l.csv", split_file=str(split_file)))
+
+
+def test_dataset_inputs_of_each_kind(tmp_path):
+    touch(tmp_path / "Train_AFEW" / "Angry" / "1.AVI")
+    touch(tmp_path / "01-01-01-01-01-01-01.wav")
+    touch(tmp_path / "notes.txt")
+    test_list = tmp_path / "test_list.txt"
+    assert list_dataset_inputs({"kind": "afew", "path": str(tmp_path), "afew_test_list": str(test_list)}) == [
+        str(tmp_path / "Train_AFEW/Angry/1.AVI"), str(test_list)]  # videos only, then the test list
+    assert list_dataset_inputs({"kind": "ravdess", "path": str(tmp_path)}) == [
+        str(tmp_path / "01-01-01-01-01-01-01.wav"), str(tmp_path / "Train_AFEW/Angry/1.AVI")]  # audio too
+    assert list_dataset_inputs({"kind": "list", "path": str(tmp_path / "clips.csv")}) == [str(tmp_path / "clips.csv")]
+    assert list_dataset_inputs({"kind": "afew", "path": str(tmp_path / "missing")}) == []
