@@ -276,3 +276,9 @@ def test_fingerprints_and_batches_on_the_device():
     model = nn.Bilinear(2, 2, 3)
     assert training.forward(model, (torch.ones(1, 2), torch.ones(1, 2))).shape == (1, 3)
     assert training.forward(nn.Linear(2, 3), torch.ones(1, 2)).shape == (1, 3)
+
+
+def test_the_live_train_log_makes_its_folders(tmp_path):
+    train_log = tmp_path / "models" / "frames" / "train_log.csv"  # two folders that do not exist yet
+    run_stages([tiny_stage("frames", 2)], TrainSettings(), tmp_path / "resume.pt", "run", train_log=train_log)
+    assert [int(r["step"]) for r in read_rows(train_log)] == [0, 1]
