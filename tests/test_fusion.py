@@ -358,3 +358,18 @@ def test_seen_models_with_weight_zero_get_equal_weights():
     assert np.array_equal(rows[7]["probs"], probs[1, 7])
     assert "all have fusion weight 0: fused with equal weights" in rows[7]["reason"]
     assert rows[0]["reason"] == "" and np.array_equal(rows[0]["probs"], probs[0, 0])
+
+
+def test_weights_json_counts_and_gains_and_refit_needs_the_same_models(tmp_path):
+    probs_by_model, labels, splits = _constructed_corpus(seed=3)
+    paths = _write_model_tables(tmp_path, probs_by_model, labels, splits)
+    result = run_fusion(paths, tmp_path / "w.json", tmp_path / "fusion.tsv", tmp_path / "m.json", grid_step=0.25)
+    weights = json.loads((tmp_path / "w.json").read_text())
+    assert weights["n_val"] == 35 == result.n_val
+    assert weights["gain_over_equal_weights_val"]["uar"] == pytest.approx(
+        weights["val"]["uar"] - weights["equal_weights_val"]["uar"])
+    assert weights["val"]["uar"] == pytest.approx(result.val_uar)
+    reordered = dict(reversed(list(paths.items())))
+    with pytest.raises(ValueError, match="refit predictions must list the same models, in the same order"):
+        run_fusion(paths, tmp_path / "w.json", tmp_path / "fusion.tsv", tmp_path / "m.json", grid_step=0.25,
+                   refit_prediction_paths=reordered)
