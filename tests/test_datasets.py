@@ -514,3 +514,19 @@ def test_dataset_inputs_of_each_kind(tmp_path):
         str(tmp_path / "01-01-01-01-01-01-01.wav"), str(tmp_path / "Train_AFEW/Angry/1.AVI")]  # audio too
     assert list_dataset_inputs({"kind": "list", "path": str(tmp_path / "clips.csv")}) == [str(tmp_path / "clips.csv")]
     assert list_dataset_inputs({"kind": "afew", "path": str(tmp_path / "missing")}) == []
+
+
+def test_afew_test_list_takes_its_files_with_or_without_labels(tmp_path):
+    for name in ("a", "b", "c", "d"):
+        touch(tmp_path / "Test_AFEW" / f"{name}.avi")
+    test_list = tmp_path / "Test_AFEW" / "list.txt"
+    test_list.write_text("# path<TAB>label\n\na.avi\tHappy\nb.avi\nc.avi\tbored\n")
+    candidates, rejections = afew_candidates(tmp_path, str(test_list))
+    listed = {c.clip_id: (c.label, c.split, c.path) for c in candidates}
+    assert listed["a"] == ("HA", "test", str(tmp_path / "Test_AFEW" / "a.avi"))  # relative to the list
+    assert listed["b"][:2] == ("", "test")  # no label: predicted, never scored
+    assert listed["d"] == ("", "test", str(tmp_path / "Test_AFEW" / "d.avi"))  # found in the folder
+    assert len(candidates) == 3 and [c.path for c in candidates].count(listed["a"][2]) == 1
+    [bored] = rejections
+    assert (bored.clip_id, bored.path, bored.split) == ("c", str(tmp_path / "Test_AFEW" / "c.avi"), "test")
+    assert bored.reason == "unknown label 'bored' in AFEW test list"
