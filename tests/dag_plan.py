@@ -37,6 +37,7 @@ class PlannedJob:
     resources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     reason: str = field(default="", compare=False)
     jobid: str = ""
+    threads: int = field(default=1, compare=False)  # Snakemake prints `threads:` only above 1
 
     @property
     def shard(self) -> str | None:
@@ -88,7 +89,7 @@ def _job_blocks(dry_run_output: str) -> list[PlannedJob]:
     def close() -> None:
         if current is not None:
             jobs.append(PlannedJob(current["rule"], current.get("wildcards", {}), current.get("resources", {}),
-                                   current.get("reason", ""), current.get("jobid", "")))
+                                   current.get("reason", ""), current.get("jobid", ""), int(current.get("threads", 1))))
 
     for line in dry_run_output.splitlines():
         header = JOB_HEADER.match(line)
@@ -107,7 +108,7 @@ def _job_blocks(dry_run_output: str) -> list[PlannedJob]:
         key, value = entry["key"], entry["value"]
         if key in ("wildcards", "resources"):
             current[key] = _key_values(value)
-        elif key in ("reason", "jobid"):
+        elif key in ("reason", "jobid", "threads"):
             current[key] = value
     close()
     return jobs
