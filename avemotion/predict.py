@@ -160,9 +160,8 @@ def read_fusion_weights(results_dir: str | os.PathLike) -> dict:
 
 
 def model_file(results_dir: str | os.PathLike, model: str, refit: bool = False) -> Path:
-    """`results/models/{model}/checkpoint.pt` (`audio_svm/model.joblib`); `models_refit/` in refit mode."""
-    folder = Path(results_dir) / ("models_refit" if refit else "models") / model
-    return folder / ("model.joblib" if model == "audio_svm" else "checkpoint.pt")
+    """`results/models/{model}/checkpoint.pt`; `models_refit/` in refit mode."""
+    return Path(results_dir) / ("models_refit" if refit else "models") / model / "checkpoint.pt"
 
 
 @contextmanager

@@ -60,9 +60,9 @@ def stand_in_results(root: Path, config: dict) -> Path:
                                    face_size=int(config["faces"]["size"]), n_timeline=128)
     results, manifest = root / "results", corpus.manifest
 
-    def outputs(name: str, model_file: str = "checkpoint.pt") -> ModelOutputs:
+    def outputs(name: str) -> ModelOutputs:
         folder = results / "models" / name
-        return ModelOutputs.of(folder / model_file, folder / "train_log.csv", folder / "curve.png",
+        return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
                                results / "predictions" / f"{name}.tsv", results / "metrics" / f"{name}.json")
 
     for track in FACE_TRACKS:
@@ -71,7 +71,7 @@ def stand_in_results(root: Path, config: dict) -> Path:
     train_audio_lstm(manifest, corpus.shortterm, outputs("audio_lstm"), models["audio_lstm"], models["training"])
     train_inception_lstm(manifest, corpus.maps, outputs("inception_lstm"), models["inception_lstm"],
                          models["training"])
-    train_audio_svm(manifest, corpus.is10, outputs("audio_svm", "model.joblib"), models["audio_svm"],
+    train_audio_svm(manifest, corpus.is10, outputs("audio_svm"), models["audio_svm"],
                     models["training"])
     (results / "fusion").mkdir(parents=True)
     (results / "fusion" / "weights.json").write_text(json.dumps(

@@ -47,7 +47,7 @@ rule audio_svm:
         manifest="results/manifest.tsv",
         features=per_shard(layout.AUDIO_TABLE),
     output:
-        model="results/models{fit}/audio_svm/model.joblib",
+        model="results/models{fit}/audio_svm/checkpoint.pt",
         train_log="results/models{fit}/audio_svm/train_log.csv",
         curve=report(
             "results/models{fit}/audio_svm/curve.png",

@@ -61,13 +61,12 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = None, che
     return result
 
 
-def model_outputs(root: Path, name: str, model_file: str = "checkpoint.pt"):
-    """Where a model trained in a test writes its artifacts, laid out like results/ (`model_file`:
-    model.joblib for the audio SVM)."""
+def model_outputs(root: Path, name: str):
+    """Where a model trained in a test writes its artifacts, laid out like results/."""
     from avemotion.models import ModelOutputs
 
     folder = root / "models" / name
-    return ModelOutputs.of(folder / model_file, folder / "train_log.csv", folder / "curve.png",
+    return ModelOutputs.of(folder / "checkpoint.pt", folder / "train_log.csv", folder / "curve.png",
                            root / "predictions" / f"{name}.tsv", root / "metrics" / f"{name}.json")
 
 

@@ -112,7 +112,7 @@ def train_five_models(corpus: SyntheticCorpus, results: Path, model_settings: di
                      training)
     train_inception_lstm(corpus.manifest, corpus.maps, model_outputs(results, "inception_lstm"),
                          config["inception_lstm"], training)
-    train_audio_svm(corpus.manifest, corpus.is10, model_outputs(results, "audio_svm", "model.joblib"),
+    train_audio_svm(corpus.manifest, corpus.is10, model_outputs(results, "audio_svm"),
                     config["audio_svm"], training)
     (results / "fusion").mkdir(parents=True, exist_ok=True)
     (results / "fusion" / "weights.json").write_text(json.dumps(

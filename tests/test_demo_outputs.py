@@ -107,13 +107,13 @@ def test_a_refit_model_trains_on_train_and_val_and_predicts_the_test_clips(model
     if model == "audio_svm":
         from avemotion.models import load_trained_model
 
-        refit = load_trained_model(results / "models_refit" / model / "model.joblib").network
-        first = load_trained_model(results / "models" / model / "model.joblib").network
+        refit = load_trained_model(results / "models_refit" / model / "checkpoint.pt").network
+        first = load_trained_model(results / "models" / model / "checkpoint.pt").network
         # the refit SVM was fitted on the val clips too: more training vectors than the first
         assert refit.named_steps["scale"].n_samples_seen_ > first.named_steps["scale"].n_samples_seen_
     else:
-        refit = torch.load(results / "models_refit" / model / "checkpoint.pt", weights_only=False)
-        first = torch.load(results / "models" / model / "checkpoint.pt", weights_only=False)
+        refit = torch.load(results / "models_refit" / model / "checkpoint.pt", weights_only=True)
+        first = torch.load(results / "models" / model / "checkpoint.pt", weights_only=True)
         assert refit["train_splits"] == ["train", "val"] and first["train_splits"] == ["train"]
         assert any(not torch.equal(refit["state_dict"][key], first["state_dict"][key]) for key in first["state_dict"])
     probabilities = np.stack([row["probs"] for row in refit_rows if row["probs"] is not None])

@@ -241,8 +241,8 @@ def read_log(path: Path) -> list[dict]:
 
 
 def assert_same_run(left: Path, right: Path, name: str) -> None:
-    a = torch.load(left / "models" / name / "checkpoint.pt", weights_only=False)["state_dict"]
-    b = torch.load(right / "models" / name / "checkpoint.pt", weights_only=False)["state_dict"]
+    a = torch.load(left / "models" / name / "checkpoint.pt", weights_only=True)["state_dict"]
+    b = torch.load(right / "models" / name / "checkpoint.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -367,7 +367,7 @@ def test_outputs_and_quarantined_clips(corpus, tmp_path):
 
 def test_missing_audio_artifact_is_quarantined_not_a_crash(corpus, tmp_path):
     files = {clip_id: path for clip_id, path in corpus.is10.items() if clip_id != "test_SU_00"}
-    outputs = model_outputs(tmp_path, "audio_svm", "model.joblib")
+    outputs = model_outputs(tmp_path, "audio_svm")
     train_audio_svm(corpus.manifest, files, outputs, models_config()["audio_svm"], models_config()["training"])
     rows = {r["clip_id"]: r for r in read_predictions(outputs.predictions)}
     assert rows["test_SU_00"]["status"] == "quarantined" and "no audio is10 artifact" in rows["test_SU_00"]["reason"]
@@ -377,7 +377,7 @@ def test_missing_audio_artifact_is_quarantined_not_a_crash(corpus, tmp_path):
 
 
 def test_refit_trains_on_train_and_val_and_predicts_test_only(corpus, tmp_path):
-    outputs = model_outputs(tmp_path / "refit", "audio_svm", "model.joblib")
+    outputs = model_outputs(tmp_path / "refit", "audio_svm")
     metrics = train_audio_svm(corpus.manifest, corpus.is10, outputs, models_config()["audio_svm"],
                               models_config()["training"], train_splits=("train", "val"))
     rows = read_predictions(outputs.predictions)
@@ -385,9 +385,7 @@ def test_refit_trains_on_train_and_val_and_predicts_test_only(corpus, tmp_path):
     assert json.loads(outputs.metrics.read_text()) == json.loads(json.dumps(metrics))
     assert list(metrics) == ["test"]
     assert load_trained_model(outputs.checkpoint).architecture == "audio_svm"
-    import joblib
-
-    assert joblib.load(outputs.checkpoint)["train_splits"] == ["train", "val"]
+    assert torch.load(outputs.checkpoint, weights_only=True)["train_splits"] == ["train", "val"]
 
 
 def test_vgg16_batch_norm_variant_for_training_from_scratch(tmp_path):

@@ -215,8 +215,7 @@ def synthetic_run(tmp_path_factory) -> Path:
 def test_loaded_model_predicts_what_training_wrote(synthetic_run, model, artifact):
     """`load_trained_model` + `predict_clip_probabilities` (what predict runs) reproduce the
     predictions training wrote, clip by clip."""
-    name = "model.joblib" if model == "audio_svm" else "checkpoint.pt"
-    trained = load_trained_model(synthetic_run / "models" / model / name, "cpu")
+    trained = load_trained_model(synthetic_run / "models" / model / "checkpoint.pt", "cpu")
     rows = read_predictions(synthetic_run / "predictions" / f"{model}.tsv")
     assert len(rows) == 14
     for row in rows:

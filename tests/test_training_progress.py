@@ -146,12 +146,12 @@ def test_a_checkpoint_holds_where_to_go_on(tmp_path):
     settings = TrainSettings(checkpoint_every=5)
     with pytest.raises(TrainingInterrupted, match="7"):
         run_stages(two_stages(), settings, tmp_path / "resume.pt", "run", stop_after_steps=7)
-    state = torch.load(tmp_path / "resume.pt", weights_only=False)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
     assert (state["fingerprint"], state["stage_index"], state["step"], state["model_stage"]) == ("run", 0, 7, 0)
     assert state["optimizer"] and len(state["log"]) == 7
     with pytest.raises(TrainingInterrupted):  # on to the end of the first stage (12 steps)
         run_stages(two_stages(), settings, tmp_path / "resume.pt", "run", stop_after_steps=5)
-    state = torch.load(tmp_path / "resume.pt", weights_only=False)
+    state = torch.load(tmp_path / "resume.pt", weights_only=True)
     assert (state["stage_index"], state["step"], state["model_stage"], state["optimizer"]) == (1, 0, 0, {})
     assert len(state["log"]) == 12
 

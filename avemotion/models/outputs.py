@@ -26,8 +26,8 @@ from .training import LOG_COLUMNS
 
 @dataclass(frozen=True)
 class ModelOutputs:
-    """Where one model's artifacts go (the rule's outputs). `checkpoint` is the model file:
-    checkpoint.pt for the deep models, model.joblib for the audio SVM."""
+    """Where one model's artifacts go (the rule's outputs). `checkpoint` is the model file,
+    checkpoint.pt."""
 
     checkpoint: Path
     train_log: Path

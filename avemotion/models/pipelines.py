@@ -78,7 +78,7 @@ def train_audio_svm(manifest: str | Path, clip_files: Mapping[str, str | Path], 
                     model_config: Mapping, training_config: Mapping,
                     train_splits: Sequence[str] = ("train",)) -> dict:
     """Paper 2.2 on the clips' IS10 functionals: grid search and fit on the training splits, then
-    model.joblib (`outputs.checkpoint`), the grid-search log (one row per C/kernel pair: `lr` holds
+    checkpoint.pt (`outputs.checkpoint`), the grid-search log (one row per C/kernel pair: `lr` holds
     C, `accuracy` the mean cv accuracy), its plot, predictions and metrics; returns the metrics."""
     clips = load_clips(manifest, clip_files, ARCHITECTURE_INPUT[AUDIO_SVM])
     train = training_clips(clips, train_splits)

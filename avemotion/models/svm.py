@@ -4,9 +4,10 @@ decision values (`class_probabilities`)."""
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
+import torch
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -64,3 +65,49 @@ def class_probabilities(pipeline: Pipeline, features: np.ndarray) -> np.ndarray:
     probs = np.zeros((len(features), N_CLASSES))
     probs[:, pipeline.classes_] = scores / scores.sum(axis=1, keepdims=True)
     return probs
+
+
+# The fitted pipeline as tensors and plain values (no pickle: the checkpoint loads with
+# torch.load(weights_only=True), a bundle holds it as .npy and JSON), and back. Only these steps and
+# classes are rebuilt; their fitted state is set as scikit-learn's own fit left it, so the restored
+# SVM calls libsvm with the very arrays it was fitted with.
+SVM_STEPS: dict[str, type] = {"scale": StandardScaler, "svm": SVC}
+
+
+def svm_state(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    """{step: {"arrays": {attribute: tensor}, "values": {attribute: plain value}}} of the fitted pipeline."""
+    names = [name for name, _ in pipeline.steps]
+    if names != list(SVM_STEPS):
+        raise ValueError(f"an SVM pipeline has the steps {list(SVM_STEPS)}, not {names}")
+    state: dict[str, dict[str, Any]] = {}
+    for name, step in pipeline.steps:
+        arrays, values = {}, {}
+        for attribute, value in vars(step).items():
+            if isinstance(value, (np.ndarray, np.generic)):
+                arrays[attribute] = torch.from_numpy(np.array(value))
+            elif value is None or isinstance(value, (bool, int, float, str, tuple)):
+                values[attribute] = value
+            else:
+                raise TypeError(f"SVM step {name}: cannot store {attribute} of type {type(value).__name__}")
+        state[name] = {"arrays": arrays, "values": values}
+    return state
+
+
+def svm_from_state(state: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Pipeline:
+    """The fitted pipeline `svm_state` stored (0-d arrays come back as numpy scalars, tuples as tuples)."""
+    if list(state) != list(SVM_STEPS):
+        raise ValueError(f"an SVM state has the steps {list(SVM_STEPS)}, not {list(state)}")
+    steps = []
+    for name, kind in SVM_STEPS.items():
+        step = kind.__new__(kind)
+        fitted = {attribute: _restored_array(value) for attribute, value in state[name]["arrays"].items()}
+        step.__dict__.update({**state[name]["values"], **fitted})
+        if isinstance(step.__dict__.get("shape_fit_"), list):
+            step.shape_fit_ = tuple(step.shape_fit_)
+        steps.append((name, step))
+    return Pipeline(steps)
+
+
+def _restored_array(value: Any) -> Any:
+    array = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return array[()] if array.ndim == 0 else array

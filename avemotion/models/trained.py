@@ -1,5 +1,6 @@
-"""Trained models: the model file training writes (checkpoint.pt, or model.joblib for the audio SVM),
-loading it back, and the class probabilities of one clip.
+"""Trained models: the model file training writes (checkpoint.pt: tensors and plain values only, so
+that it loads with `torch.load(weights_only=True)`, which runs no code from the file), loading it
+back, and the class probabilities of one clip.
 
 Training writes its val/test predictions with `predict_clip_probabilities`, the function
 `avemotion predict` runs on new clips, so that both give the same numbers by construction.
@@ -10,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import joblib
 import numpy as np
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ from .data import clip_face_windows, read_audio_array
 from .heads import AudioLSTM
 from .inception import BNInception, InceptionLSTM
 from .sampling import standardize_map, window_starts
-from .svm import class_probabilities
+from .svm import class_probabilities, svm_from_state, svm_state
 from .training import autocast, save_checkpoint
 from .vgg import VGGLSTM, vgg16_from_config
 
@@ -48,35 +48,41 @@ class TrainedModel:
 
 
 def save_trained_model(model: TrainedModel, train_splits: Sequence[str], path: Path) -> None:
-    """Write `path`: model.joblib (the SVM pipeline) or checkpoint.pt (state_dict, config, statistics)."""
+    """Write `path` (checkpoint.pt): the network's state_dict (the SVM pipeline's fitted arrays), the
+    config it was trained with and the standardisation statistics, as tensors and plain values."""
     if model.architecture == AUDIO_SVM:
-        with atomic_output(path, suffix=".joblib") as tmp:
-            joblib.dump({"pipeline": model.network, "train_splits": list(train_splits), "config": model.config}, tmp)
-        return
-    statistics = {key: model.statistics[stat]
-                  for key, stat in zip(STATISTICS_KEYS.get(model.architecture, ()), ("mean", "std"))}
-    save_checkpoint(path, {"model": model.name, "architecture": model.architecture,
-                           "state_dict": model.network.state_dict(), "train_splits": list(train_splits),
-                           "config": model.config, **statistics})
+        weights = {"svm_state": svm_state(model.network)}
+    else:
+        weights = {"state_dict": model.network.state_dict(),
+                   **{key: torch.from_numpy(np.asarray(model.statistics[stat]))
+                      for key, stat in zip(STATISTICS_KEYS.get(model.architecture, ()), ("mean", "std"))}}
+    save_checkpoint(path, {"model": model.name, "architecture": model.architecture, "train_splits": list(train_splits),
+                           "config": model.config, **weights})
 
 
 def load_trained_model(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
-    """Load `results/models/{model}/checkpoint.pt` or `audio_svm/model.joblib` as training wrote it,
-    ready for `predict_clip_probabilities`."""
+    """Load `results/models/{model}/checkpoint.pt` as training wrote it, ready for
+    `predict_clip_probabilities` (weights_only: a file that holds anything but tensors and plain
+    values is refused, not run)."""
     checkpoint_path = Path(checkpoint_path)
     if not checkpoint_path.is_file():
         raise FileNotFoundError(f"{checkpoint_path}: no trained model (run the pipeline first)")
-    if checkpoint_path.suffix == ".joblib":
-        saved = joblib.load(checkpoint_path)
-        return TrainedModel(AUDIO_SVM, AUDIO_SVM, saved["pipeline"], dict(saved["config"]))
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    return trained_model_from_weights(checkpoint, device)
+
+
+def trained_model_from_weights(saved: Mapping, device: str | torch.device = "cpu") -> TrainedModel:
+    """A TrainedModel from what `save_trained_model` stores (a checkpoint's dict, or a bundle's members)."""
+    architecture, name, config = str(saved["architecture"]), str(saved["model"]), dict(saved["config"])
+    if architecture == AUDIO_SVM:
+        return TrainedModel(name, AUDIO_SVM, svm_from_state(saved["svm_state"]), config)
     device = torch.device(device)
-    checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
-    architecture = str(checkpoint["architecture"])
-    statistics = {stat: checkpoint[key] for stat, key in zip(("mean", "std"), STATISTICS_KEYS.get(architecture, ()))}
-    network = build_network(architecture, checkpoint["config"], statistics)
-    network.load_state_dict(checkpoint["state_dict"])
+    statistics = {stat: np.asarray(saved[key].numpy() if isinstance(saved[key], torch.Tensor) else saved[key])
+                  for stat, key in zip(("mean", "std"), STATISTICS_KEYS.get(architecture, ()))}
+    network = build_network(architecture, config, statistics)
+    network.load_state_dict({key: torch.as_tensor(value) for key, value in saved["state_dict"].items()})
     network.to(device).eval()
-    return TrainedModel(str(checkpoint["model"]), architecture, network, dict(checkpoint["config"]), device, statistics)
+    return TrainedModel(name, architecture, network, config, device, statistics)
 
 
 def build_network(architecture: str, config: Mapping, statistics: Mapping) -> nn.Module:

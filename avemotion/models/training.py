@@ -293,7 +293,7 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_resume(path: Path, expected_fingerprint: str) -> dict | None:
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("fingerprint") != expected_fingerprint:
         log.warning("ignoring %s: written under other settings or data", path)
         return None
