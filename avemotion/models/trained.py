@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..artifacts import atomic_output
 from ..padding import pad_sequence_to_min_length
 from .data import clip_face_windows, read_audio_array
 from .heads import AudioLSTM
