@@ -37,6 +37,7 @@ localrules:
     fusion,
     submission,
     report,
+    bundle,
 
 
 include: "rules/dataset.smk"
@@ -47,3 +48,4 @@ include: "rules/models.smk"
 include: "rules/fusion.smk"
 include: "rules/submission.smk"
 include: "rules/report.smk"
+include: "rules/bundle.smk"

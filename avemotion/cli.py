@@ -38,15 +38,19 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .bundle import BundleError
     from .models.training import NoCudaDevice, select_device
-    from .predict import format_table, predict_clips, predictions_json
+    from .predict import Predictor, expand_clip_paths, format_table, predictions_json
 
     try:
         device = select_device(args.device, setting="--device")
-    except NoCudaDevice as error:
+        predictor = Predictor(args.results, args.config, str(device), bundle=args.bundle)
+    except (NoCudaDevice, BundleError) as error:
         print(f"avemotion predict: {error}", file=sys.stderr)
         return 2
-    predictions = predict_clips(args.clips, results_dir=args.results, config=args.config, device=str(device))
+    for difference in predictor.differences:
+        print(f"avemotion predict: note: {difference}", file=sys.stderr)
+    predictions = [predictor.predict(path) for path in expand_clip_paths(args.clips)]
     print(predictions_json(predictions) if args.json else format_table(predictions))
     if not predictions:
         print("no video files found in the given paths", file=sys.stderr)
@@ -82,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--results", default="results", help="the finished pipeline's results folder")
     predict.add_argument("--config", default="config.yaml",
                          help="the config the pipeline ran with (merged over the repository's config.yaml)")
+    predict.add_argument("--bundle", default=None, metavar="MODEL_ZIP",
+                         help="a trained network's bundle (results/bundle/model.zip of a run); "
+                              "--results and --config are then not read")
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                          help="torch device for the deep models (auto: CUDA where present)")

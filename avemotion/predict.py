@@ -174,23 +174,45 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 
 
 class Predictor:
-    """The trained hybrid network of one finished pipeline run, ready to predict new clips."""
+    """The trained hybrid network of one finished pipeline run (its results folder and config, or
+    its bundle: `avemotion.bundle`), ready to predict new clips."""
 
     def __init__(self, results_dir: str | os.PathLike = "results", config: Mapping | str | os.PathLike | None = None,
-                 device: str = "cpu") -> None:
-        from .models import load_trained_model
+                 device: str = "cpu", bundle: str | os.PathLike | None = None) -> None:
+        from .models import load_trained_model, trained_model_from_weights
 
-        self.results_dir = Path(results_dir)
-        self.config = resolve_config(config)
-        fusion = read_fusion_weights(self.results_dir)
+        # how the software that wrote the bundle differs from this one (empty for a results folder)
+        self.differences: list[str] = []
+        if bundle is not None:
+            from .bundle import read_bundle
+            from .config import merge_config
+
+            contents = read_bundle(bundle)
+            self.differences = contents.differences()
+            source = str(bundle)
+            # the bundle's result settings over config.yaml's (which gives the run settings)
+            self.config = merge_config(resolve_config(None), {block: contents.config[block]
+                                                              for block in ("media", "audio")})
+            self.face_settings = {track: contents.config["faces"][f"track_{track}"] for track in FACE_TRACKS}
+            fusion = contents.config["fusion"]
+        else:
+            from .config import track_settings
+
+            source = f"{results_dir}/fusion/weights.json"
+            self.config = resolve_config(config)
+            # each track's settings as the pipeline's faces jobs get them
+            self.face_settings = {track: track_settings(self.config["faces"], track) for track in FACE_TRACKS}
+            fusion = read_fusion_weights(results_dir)
         self.weights: dict[str, float] = {m: float(fusion["weights"][m]) for m in fusion["models"]}
         # paper 3.2: with refit the fused test predictions came from the models retrained on train+val
         self.refit = bool(fusion.get("refit", False))
         unknown = [m for m in self.weights if m not in MODEL_INPUT]
         if unknown:
-            raise ValueError(f"{self.results_dir}/fusion/weights.json names unknown models {unknown}")
-        self.models = {m: load_trained_model(model_file(self.results_dir, m, self.refit), device)
-                       for m in self.weights}
+            raise ValueError(f"{source} names unknown models {unknown}")
+        if bundle is not None:
+            self.models = {m: trained_model_from_weights(contents.model_weights[m], device) for m in self.weights}
+        else:
+            self.models = {m: load_trained_model(model_file(results_dir, m, self.refit), device) for m in self.weights}
         self.needed_inputs = {MODEL_INPUT[m] for m in self.weights}
 
     # ---------------------------------------------------------------------------- one clip
@@ -278,12 +300,11 @@ class Predictor:
 
     def _face_track(self, clip_id: str, path: Path, timeline_path: Path, workdir: Path,
                     track: str) -> tuple[Path, str]:
-        from .config import track_settings
         from .faces import extract_face_track
 
         out = workdir / f"faces_{track}.h5"
         try:
-            extract_face_track(path, timeline_path, out, track_settings(self.config["faces"], track), track,
+            extract_face_track(path, timeline_path, out, self.face_settings[track], track,
                                self.config["faces"]["queue_size"])
         except Exception as error:
             return out, f"clip {clip_id}: face track {track} failed ({type(error).__name__}: {error})"
@@ -303,11 +324,13 @@ def _reason_if_quarantined(path: Path) -> str:
 
 
 def predict_clips(paths: Sequence[str | os.PathLike], results_dir: str | os.PathLike = "results",
-                  config: Mapping | str | os.PathLike | None = None, device: str = "cpu") -> list[ClipPrediction]:
+                  config: Mapping | str | os.PathLike | None = None, device: str = "cpu",
+                  bundle: str | os.PathLike | None = None) -> list[ClipPrediction]:
     """Predict every clip (folders expanded to their video files) with the trained hybrid network of
-    `results_dir`; `config` is the config dict or file the pipeline ran with (its `media:`, `faces:`
-    and `audio:` settings are used)."""
-    predictor = Predictor(results_dir, config, device)
+    `results_dir`, where `config` is the config dict or file the pipeline ran with (its `media:`,
+    `faces:` and `audio:` settings are used); or with the network of `bundle` (results_dir and config
+    are then not read)."""
+    predictor = Predictor(results_dir, config, device, bundle)
     return [predictor.predict(path) for path in expand_clip_paths(paths)]
 
 

@@ -48,7 +48,8 @@ wildcard_constraints:
 
 def get_final_output():
     """The default target's inputs: every stage's index and QC, every model's predictions and metrics,
-    the fusion, the EmotiW submission and the report."""
+    the fusion, the EmotiW submission, the report and the bundle of the trained network.
+    """
     return (
         ["results/manifest.tsv", "results/quarantine.tsv", "results/media/index.tsv"]
         + expand("results/faces/{track}/index.tsv", track=FACE_TRACKS)
@@ -57,6 +58,7 @@ def get_final_output():
         + expand("results/predictions/{model}.tsv", model=MODELS)
         + expand("results/metrics/{model}.json", model=MODELS + (FUSION,))
         + ["results/submission/submission.zip", "results/report/summary.md"]
+        + ["results/bundle/model.zip"]
     )
 
 
@@ -231,6 +233,31 @@ def fusion_refit_predictions(wildcards):
 def report_models():
     """The models the report tables list: the fused ones, then the fusion."""
     return list(config["fusion"]["models"]) + [FUSION]
+
+
+def bundle_checkpoints(wildcards):
+    """The model file of each fused model: the refit twin's when the fusion refits (its test
+    predictions are the fused ones, paper 3.2)."""
+    models = "models_refit" if config["fusion"]["refit"] else "models"
+    return {
+        model: f"results/{models}/{model}/checkpoint.pt"
+        for model in config["fusion"]["models"]
+    }
+
+
+def bundle_settings(wildcards):
+    """What decides how a clip becomes model input, and what the models were trained on: result
+    settings only, so that a run setting's edit does not rebuild the bundle."""
+    return {
+        "media": result_settings(config, "media"),
+        # each track's settings as its faces jobs get them: a key no track reads is not in the bundle
+        "faces": {
+            f"track_{track}": track_settings(config["faces"], track)
+            for track in FACE_TRACKS
+        },
+        "audio": result_settings(config, "audio"),
+        "dataset": result_settings(config, "dataset"),
+    }
 
 
 def report_stage_indices(wildcards):

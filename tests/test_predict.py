@@ -313,7 +313,7 @@ def assert_the_pipelines_predictions(clips, predictions, per_model: dict[str, di
 
 
 @pytest.mark.slow
-def test_predict_gives_the_pipeline_predictions_on_the_demo_test_clips(demo_run):
+def test_predict_gives_the_pipeline_predictions_on_the_demo_test_clips(demo_run, tmp_path, monkeypatch):
     clips = demo_clips(demo_run)
     assert clips
     expected = pipeline_predictions(demo_run)
@@ -321,6 +321,28 @@ def test_predict_gives_the_pipeline_predictions_on_the_demo_test_clips(demo_run)
     predictions = predict_clips([path for _, path in clips], demo_run.results, demo_run.config)
     assert_the_pipelines_predictions(clips, predictions, expected, fused)
     assert any(p.models["vgg_lstm_b"].status == "ok" for p in predictions)  # track B's own model
+
+    # the run's bundle, copied into an empty directory with no results/ and no config.yaml: the same numbers
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    bundle = shutil.copy(demo_run.results / "bundle" / "model.zip", empty / "model.zip")
+    monkeypatch.chdir(empty)
+    from_bundle = predict_clips([path for _, path in clips], bundle=bundle)
+    for clip, ours, theirs in zip(clips, from_bundle, predictions):
+        assert ours.status == theirs.status and ours.messages == theirs.messages, clip[0]["clip_id"]
+        assert (ours.probs is None and theirs.probs is None) or np.array_equal(ours.probs, theirs.probs)
+        for model, prediction in theirs.models.items():
+            assert ours.models[model].status == prediction.status
+            assert prediction.probs is None or np.array_equal(ours.models[model].probs, prediction.probs)
+    (_, clip), prediction = next((c, p) for c, p in zip(clips, predictions) if p.probs is not None)
+    result = subprocess.run([sys.executable, "-m", "avemotion.cli", "predict", str(clip), "--bundle", "model.zip",
+                             "--json"], capture_output=True, text=True, cwd=empty, timeout=900,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "note:" not in result.stderr  # written by this very avemotion and libraries
+    item = json.loads(result.stdout)[0]
+    assert np.allclose([item["probabilities"][c] for c in CLASSES], prediction.probs, atol=OTHER_THREADS, rtol=0)
+    assert sorted(path.name for path in empty.iterdir()) == ["model.zip"]  # predict wrote nothing there
 
 
 # A few steps of each stage for the refit models: the refit test checks which models predict loads
@@ -364,6 +386,12 @@ def test_predict_in_refit_mode_gives_the_refit_pipeline_predictions(refit_run):
     assert predictor.refit
     predictions = [predictor.predict(path) for _, path in clips]
     assert_the_pipelines_predictions(clips, predictions, refit, rows_by_clip(results / "predictions" / "fusion.tsv"))
+    # the refit run's bundle holds the refit models: the same numbers
+    from_bundle = Predictor(bundle=results / "bundle" / "model.zip")
+    assert from_bundle.refit
+    for (_, path), prediction in zip(clips, predictions):
+        ours = from_bundle.predict(path)
+        assert (ours.probs is None and prediction.probs is None) or np.array_equal(ours.probs, prediction.probs)
     assert any(p.models["vgg_lstm_b"].status == "ok" for p in predictions)  # track B's own refit model
     for model, rows in refit.items():  # other models than the first: the rows above are models_refit/'s
         assert any(row["probs"] is not None and first[model][clip_id]["probs"] is not None

@@ -103,7 +103,7 @@ def test_the_training_resume_fingerprint_holds_the_result_settings_of_models_tra
 
 # result settings and the rules each reruns on a finished run (docs/configuration.md, "What each edit
 # reruns"); the other rows are tests/test_reruns.py's
-AFTER_THE_MODELS = {"fusion", "submission", "report"}
+AFTER_THE_MODELS = {"fusion", "submission", "report", "bundle"}
 RESULT_EDITS = {
     "models.training.seed": {"vgg_lstm", "audio_svm", "audio_lstm", "inception_lstm"} | AFTER_THE_MODELS,
     "models.training.device": {"vgg_lstm", "audio_lstm", "inception_lstm"} | AFTER_THE_MODELS,

@@ -35,7 +35,7 @@ PROFILE = REPO / "profiles" / "slurm"
 STATE = Path(os.environ.get("AVEMOTION_SLURM_STATE", "/run/avemotion-slurm"))
 SHARDS = 3  # the cluster run's per-clip work: 3 shards x (media, 2 face tracks, audio) = 12 jobs
 # Snakefile `localrules`: they read the per-clip files and write one table or figure each
-LOCAL_RULES = {"media_index", "faces_index", "faces_qc", "audio_index", "fusion", "submission", "report"}
+LOCAL_RULES = {"media_index", "faces_index", "faces_qc", "audio_index", "fusion", "submission", "report", "bundle"}
 # The node is failed under the audio LSTM's training job once it has written a resume checkpoint
 # (results/models/audio_lstm/resume.pt, every FAILED_MODEL_STEPS / 6 steps) and is still running
 FAILED_MODEL = "audio_lstm"

@@ -95,7 +95,7 @@ def svm_state(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
 
 def svm_from_state(state: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Pipeline:
     """The fitted pipeline `svm_state` stored (0-d arrays come back as numpy scalars, tuples as tuples)."""
-    if list(state) != list(SVM_STEPS):
+    if set(state) != set(SVM_STEPS):
         raise ValueError(f"an SVM state has the steps {list(SVM_STEPS)}, not {list(state)}")
     steps = []
     for name, kind in SVM_STEPS.items():
