@@ -1,6 +1,6 @@
 """Properties (hypothesis) of the pure functions that read outside data: the dataset adapters' name
 rules and actor splits, the list reader, the 60-fps timeline, the fusion grid and the submission
-writer. Each property is an invariant of a documented contract (the module's docstring,
+writer, and the padding of short sequences. Each property is an invariant of a documented contract (the module's docstring,
 docs/datasets.md or the paper section named beside it), checked on generated inputs; an input that
 once broke a property stays as an explicit @example."""
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -31,9 +32,12 @@ from avemotion.datasets import (
 from avemotion.fusion import align_predictions, fuse_probabilities, fused_rows, grid_search_weights, \
     simplex_grid, split_metrics
 from avemotion.media import timeline_map
+from avemotion.padding import pad_sequence_to_min_length
 from avemotion.submission import build_submission, submission_entries, write_submission_zip
 
 PURE = settings(max_examples=80, deadline=None)
+# padding examples are tiny arrays: a few suffice to vary the lengths around the minimum
+PADS = settings(max_examples=40, deadline=None)
 FILES = settings(max_examples=30, deadline=None)  # examples that write files: fewer, no deadline
 
 # docs/datasets.md: AFEW's emotion folders (any case), CREMA-D's emotion codes; the paper's classes.
@@ -542,3 +546,25 @@ def test_the_submission_table_lists_every_test_clip_once_beside_its_file(inputs)
         if row["file"]:
             probs = fused_back[row["clip_id"]]["probs"]
             assert row["emotion"] == EMOTIW_EMOTIONS[CLASSES[int(np.argmax(probs))]]
+
+
+@PADS
+@given(st.integers(1, 20), st.integers(1, 20), st.sampled_from([(3,), (2, 2)]))
+@example(16, 16, (3,))  # exactly the minimum (paper 2.3's 16 vectors): returned as it is
+def test_a_short_sequence_is_padded_with_its_last_element_and_a_long_one_kept(n, min_length, element):
+    # padding.py: min_length - n copies of the last element after the sequence; a sequence at least
+    # min_length long is returned as it is (the same array, not a copy)
+    sequence = np.arange(n * math.prod(element), dtype=float).reshape(n, *element)
+    padded = pad_sequence_to_min_length(sequence, min_length)
+    if n >= min_length:
+        assert padded is sequence
+        return
+    assert padded.shape == (min_length, *element)
+    assert np.array_equal(padded[:n], sequence)
+    assert np.array_equal(padded[n:], np.repeat(sequence[-1:], min_length - n, axis=0))
+
+
+def test_an_empty_sequence_is_refused_with_the_reason():
+    # padding.py: an empty sequence has no last element to copy; the error says so
+    with pytest.raises(ValueError, match="^cannot pad an empty sequence$"):
+        pad_sequence_to_min_length(np.zeros((0, 34)), 16)
