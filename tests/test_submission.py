@@ -3,6 +3,7 @@ with every test clip (and why one has no prediction), refit mode, and its place 
 (unlabelled test clips predicted, not scored)."""
 from __future__ import annotations
 
+import logging
 import stat
 import zipfile
 
@@ -70,6 +71,12 @@ def test_every_test_clip_gets_an_entry_with_its_emotion_or_the_reason():
     assert entries["t5"].reason == "quarantined at probe: zero-byte file (Test_AFEW/t5.avi)"
     assert entries["t5"].quarantined_at == "probe" and entries["t3"].quarantined_at == ""
     assert entries["t6"].reason.startswith("quarantined at probe: audio file t6.wav")
+    # an entry without a prediction has "" for its class (and label where the clip has none), never None
+    assert entries["t1"] == SubmissionEntry("t1", "SU", "", "")
+    assert entries["t3"] == SubmissionEntry("t3", "", "", "clip t3: no fused model can see this clip (vgg_lstm_a: no face)")
+    assert entries["t4"] == SubmissionEntry("t4", "", "", "clip t4: not in the fused predictions")
+    assert entries["t5"] == SubmissionEntry("t5", "", "", "quarantined at probe: zero-byte file (Test_AFEW/t5.avi)",
+                                            quarantined_at="probe")
     counts = class_counts(list(entries.values()))
     assert list(counts) == ["Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise", "no prediction"]
     assert (counts["Surprise"], counts["Angry"], counts["no prediction"], sum(counts.values())) == (1, 1, 4, 6)
@@ -86,6 +93,8 @@ def test_zip_holds_one_txt_per_predicted_clip_and_is_reproducible(tmp_path):
         assert archive.testzip() is None
         assert archive.namelist() == ["000046280.txt", "011145880.txt"]  # at the root, sorted
         assert archive.read("011145880.txt") == b"Happy" and archive.read("000046280.txt") == b"Angry"
+        # each member unpacks as a plain rw-r--r-- file, whatever the umask of the machine that wrote it
+        assert [stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()] == [0o644, 0o644]
     granted = 0o444 & ~current_umask()
     assert stat.S_IMODE(first.stat().st_mode) & granted == granted
 
@@ -187,3 +196,67 @@ def test_split_counts_without_fused_rows():
     counts = split_counts(ReportTable(stages=(), models=(), clips=clips, predictions={}, weights={}, submission=None))
     assert [(c.split, c.n, c.labelled, c.unlabelled) for c in counts] == [("val", 0, 0, 0), ("test", 2, 1, 1)]
     assert counts[1].sentence() == "test: 2 clips, 1 labelled (scored), 1 unlabelled (predicted only)"
+
+
+def test_labels_reasons_and_stages_a_row_leaves_out_read_as_empty():
+    # submission_entries: a manifest row without a label column is unlabelled (""); a labelled test clip
+    # keeps its label even without a prediction; a fused row that is not "ok" gives no prediction even
+    # with probabilities, and without a reason gets "clip <id> quarantined"; an "ok" row without a reason
+    # has none; a quarantined file keeps its stage (dataset or probe), an empty or missing stage reads as
+    # probe and a missing reason or path as empty.
+    manifest = [{"clip_id": "a", "split": "test"}, {"clip_id": "b", "split": "test", "label": "SA"},
+                {"clip_id": "c", "split": "test", "label": ""}, {"clip_id": "d", "split": "test", "label": "HA"}]
+    fused = [{"clip_id": "a", "split": "test", "probs": onehot("FE"), "status": "ok"},
+             {"clip_id": "b", "split": "test", "probs": onehot("SA"), "status": "quarantined"},
+             {"clip_id": "c", "split": "test", "probs": None, "status": "quarantined", "reason": ""}]
+    quarantine = [
+        {"clip_id": "e", "path": "stray/e.avi", "stage": "dataset", "reason": "not in a split folder", "split": "test"},
+        {"clip_id": "f", "path": "f.avi", "stage": "", "reason": "zero-byte file", "split": "test"},
+        {"clip_id": "g", "split": "test"},
+        {"clip_id": "h", "path": "h.avi", "stage": "probe", "reason": "zero-byte file"},  # no split: not a test clip
+    ]
+    entries = {e.clip_id: e for e in submission_entries(fused, manifest, quarantine)}
+    assert entries == {
+        "a": SubmissionEntry("a", "FE", "", ""),
+        "b": SubmissionEntry("b", "", "SA", "clip b quarantined"),
+        "c": SubmissionEntry("c", "", "", "clip c quarantined"),
+        "d": SubmissionEntry("d", "", "HA", "clip d: not in the fused predictions"),
+        "e": SubmissionEntry("e", "", "", "quarantined at dataset: not in a split folder (stray/e.avi)",
+                             quarantined_at="dataset"),
+        "f": SubmissionEntry("f", "", "", "quarantined at probe: zero-byte file (f.avi)", quarantined_at="probe"),
+        "g": SubmissionEntry("g", "", "", "quarantined at probe:  ()", quarantined_at="probe"),
+    }
+
+
+def test_a_row_of_the_table_has_every_column():
+    # predictions.tsv: SUBMISSION_COLUMNS, the label beside the prediction
+    entry = SubmissionEntry("t1", "HA", "SA", "predicted without audio_svm")
+    assert entry.row() == {"clip_id": "t1", "predicted": True, "emotion": "Happy", "class": "HA", "file": "t1.txt",
+                           "label": "SA", "quarantined_at": "", "reason": "predicted without audio_svm"}
+    assert list(entry.row()) == list(SUBMISSION_COLUMNS)
+
+
+def test_class_counts_count_every_clip_of_an_emotion():
+    entries = [SubmissionEntry(c, code, "", "") for c, code in [("a", "HA"), ("b", "HA"), ("c", "HA"), ("d", "AN")]]
+    entries.append(SubmissionEntry("e", "", "", "clip e: not in the fused predictions"))
+    counts = class_counts(entries)
+    assert (counts["Happy"], counts["Angry"], counts["Sad"], counts["no prediction"]) == (3, 1, 0, 1)
+
+
+def test_the_clips_left_out_of_the_submission_are_named_in_the_log(tmp_path, caplog):
+    # build_submission warns about each test clip without a prediction (and only those);
+    # submission_entries about fused test clips the manifest does not list
+    caplog.set_level(logging.WARNING, logger="avemotion.submission")
+    write_predictions(tmp_path / "fusion.tsv", [
+        {"clip_id": "t1", "split": "test", "label": "", "probs": onehot("HA"), "status": "ok", "reason": ""},
+        {"clip_id": "stray", "split": "test", "label": "", "probs": onehot("HA"), "status": "ok", "reason": ""}])
+    write_tsv(tmp_path / "manifest.tsv", ("clip_id", "split", "label"),
+              [{"clip_id": "t1", "split": "test", "label": ""}, {"clip_id": "t2", "split": "test", "label": ""}])
+    write_tsv(tmp_path / "quarantine.tsv", ("clip_id", "path", "stage", "reason", "split"), [])
+    build_submission(tmp_path / "fusion.tsv", tmp_path / "manifest.tsv", tmp_path / "quarantine.tsv",
+                     tmp_path / "submission.zip", tmp_path / "predictions.tsv")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warnings if m.startswith("test clip")] == [
+        "test clip t2 has no prediction: clip t2: not in the fused predictions"]
+    assert [m for m in warnings if "not in the manifest" in m] == [
+        "1 fused test clips are not in the manifest and are left out: ['stray']"]
