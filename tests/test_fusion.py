@@ -3,7 +3,9 @@ clips some or all models cannot see (fused over the models that saw them; no mod
 from __future__ import annotations
 
 import json
+import logging
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -13,9 +15,12 @@ from avemotion.constants import CLASSES
 from avemotion.fusion import (
     align_predictions,
     choose_weights,
+    clip_weights,
     evaluate_grid,
     fuse_probabilities,
+    fused_classes,
     fused_rows,
+    fusion_note,
     grid_resolution,
     grid_search_weights,
     run_fusion,
@@ -373,3 +378,137 @@ def test_weights_json_counts_and_gains_and_refit_needs_the_same_models(tmp_path)
     with pytest.raises(ValueError, match="refit predictions must list the same models, in the same order"):
         run_fusion(paths, tmp_path / "w.json", tmp_path / "fusion.tsv", tmp_path / "m.json", grid_step=0.25,
                    refit_prediction_paths=reordered)
+
+
+def test_messages_of_the_refused_inputs():
+    # the errors name what is wrong: no model, a step outside (0, 1], a step that does not divide 1
+    with pytest.raises(ValueError, match="^decision fusion needs at least one model$"):
+        align_predictions({})
+    with pytest.raises(ValueError, match="^the simplex grid needs at least one model$"):
+        simplex_grid(0, 0.5)
+    with pytest.raises(ValueError, match=r"^fusion grid step must be in \(0, 1\], got 1.5$"):
+        grid_resolution(1.5)
+    with pytest.raises(ValueError, match=r"^fusion grid step 0.3 does not divide 1 \(1/step = 3.33333"):
+        grid_resolution(0.3)
+
+
+def test_a_step_that_divides_one_up_to_rounding_is_accepted():
+    # 49 * (1/49) is 0.9999999999999999 in floating point: the step still divides 1
+    assert grid_resolution(1 / 49) == 49
+    assert simplex_grid(2, 1 / 49).shape == (50, 2)
+    assert simplex_grid(3, 0.5).dtype.kind == "i"  # integer step counts, as documented
+
+
+def test_alignment_orders_by_split_then_clip_and_reads_missing_columns_as_defaults(caplog):
+    # align_predictions: clips ordered by split, then clip id; a row without a label is unlabelled,
+    # without a status is ok; a quarantined row is not seen even with probabilities, and without a
+    # reason gets "clip <id> quarantined"; a seen clip has no reason; a clip a model lacks is not seen
+    # by it, wherever it is in the table, and the log counts the clips each model lacks.
+    caplog.set_level(logging.WARNING, logger="avemotion.fusion")
+    probs = one_hot_probs([0, 1, 2])
+    a = [{"clip_id": "a", "split": "val", "label": "AN", "probs": probs[0], "status": "ok", "reason": ""},
+         {"clip_id": "b", "split": "test", "probs": probs[1]},
+         {"clip_id": "c", "split": "val", "label": "FE", "probs": probs[2], "status": "ok", "reason": ""}]
+    b = [{"clip_id": "a", "split": "val", "label": "AN", "probs": probs[0], "status": "quarantined"},
+         {"clip_id": "c", "split": "val", "label": "FE", "probs": probs[2], "status": "ok", "reason": ""}]
+    aligned = align_predictions({"m1": a, "m2": b})
+    assert aligned.clip_ids == ["b", "a", "c"]
+    assert aligned.splits.tolist() == ["test", "val", "val"] and aligned.labels.tolist() == ["", "AN", "FE"]
+    assert aligned.ok.tolist() == [[True, True, True], [False, False, True]]
+    assert aligned.reasons == [["", "", ""], ["clip b missing from m2 predictions", "clip a quarantined", ""]]
+    assert np.array_equal(aligned.probs[0], probs[[1, 0, 2]]) and np.array_equal(aligned.probs[1, 2], probs[2])
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 clips missing from m2 predictions: fused without that model"]
+
+
+def test_no_numpy_warning_when_the_models_that_saw_a_clip_all_have_weight_zero():
+    # clip_weights: equal weights over the models that saw a clip when their weights are all 0, and
+    # none for a clip no model saw, without a division warning
+    seen = np.array([[True, False, False], [True, True, False]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weights = clip_weights(np.array([1.0, 0.0]), seen)
+    assert weights.tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+
+
+def test_a_clip_no_model_saw_has_no_class():
+    fused = np.vstack([np.full(7, np.nan), one_hot_probs([3])])
+    classes = fused_classes(fused)
+    assert classes.tolist() == [NO_PREDICTION, 3] and classes.dtype.kind == "i"
+
+
+def test_evaluate_grid_counts_are_integers():
+    # evaluate_grid returns correct counts [P] int, UAR [P] float
+    probs = one_hot_probs([0, 1])[None]
+    correct, uars = evaluate_grid(np.array([[1.0]]), probs, np.ones((1, 2), bool), np.array([0, 2]))
+    assert correct.tolist() == [1] and correct.dtype.kind == "i" and uars.tolist() == [0.5]
+
+
+def test_fewer_models_wins_a_tie_wherever_it_is_in_the_grid():
+    # choose_weights: among equal accuracy and UAR, the point using fewer models (a weight of one
+    # step counts as a model), even after a point that uses more
+    grid = np.array([[1, 1], [2, 0]])
+    assert choose_weights(np.array([5, 5]), np.array([0.5, 0.5]), grid) == 1
+    assert choose_weights(np.array([5, 5]), np.array([0.5, 0.5]), np.array([[1, 2], [0, 3]])) == 1
+
+
+def test_without_labelled_val_clips_the_weights_are_equal():
+    # grid_search_weights: no labelled validation clip: equal weights, no val scores, and the
+    # selection says why
+    probs = one_hot_probs([0, 1])
+    tables = {m: rows_for(probs, ["", ""], ["val", "val"]) for m in MODELS[:4]}
+    result = grid_search_weights(align_predictions(tables), 0.5)
+    assert result.models == MODELS[:4] and result.weights.tolist() == [0.25] * 4
+    assert (result.grid_step, result.n_grid_points, result.n_val) == (0.5, 10, 0)
+    assert all(math.isnan(v) for v in (result.val_accuracy, result.val_uar, result.equal_val_accuracy,
+                                       result.equal_val_uar))
+    assert result.selection == "equal weights (no labelled validation clips)"
+    assert result.to_json()["val"] == {"accuracy": None, "uar": None}
+
+
+def test_the_selection_rule_is_written_with_the_weights():
+    true = np.arange(7)
+    tables = {m: rows_for(one_hot_probs(true), [CLASSES[k] for k in true], ["val"] * 7) for m in MODELS[:2]}
+    result = grid_search_weights(align_predictions(tables), 0.5)
+    assert result.selection == ("grid search on val: accuracy, then UAR, then fewer models "
+                                "(each clip fused over the models that saw it; no model: a miss)")
+
+
+def test_fusion_notes_name_the_models_left_out_and_their_weight():
+    # fusion_note: which models were left out and their weight, over which the weights were renormalised
+    models = ("m1", "m2", "m3", "m4")
+    weights = [0.1, 0.2, 0.3, 0.4]
+    assert fusion_note(models, weights, [True] * 4) == ""
+    assert fusion_note(models, weights, [False] * 4) == "no fused model can see this clip"
+    assert fusion_note(models, weights, [True, False, True, False]) == (
+        "predicted without m2, m4 (fusion weight 0.60 left out); weights renormalised over m1, m3")
+    assert fusion_note(models, [0.0, 0.0, 0.5, 0.5], [True, True, False, False]) == (
+        "predicted without m3, m4 (fusion weight 1.00 left out); weights renormalised over m1, m2; "
+        "the models that see this clip (m1, m2) all have fusion weight 0: fused with equal weights")
+
+
+def test_a_fused_row_gives_every_left_out_models_reason():
+    probs = one_hot_probs([0])
+    a = rows_for(probs, ["AN"], ["val"])
+    quarantined = [{"clip_id": "clip000", "split": "val", "label": "AN", "probs": None, "status": "quarantined",
+                    "reason": "no face"}]
+    aligned = align_predictions({"m1": a, "m2": quarantined, "m3": quarantined})
+    [row] = fused_rows(aligned, np.array([0.5, 0.25, 0.25]))
+    assert row["reason"] == ("predicted without m2, m3 (fusion weight 0.50 left out); weights renormalised "
+                             "over m1 (m2: no face; m3: no face)")
+
+
+def test_metrics_of_a_split_without_labelled_clips_are_null():
+    # split_metrics: NaN accuracy and UAR are written as null (None)
+    summary = split_metrics([{"clip_id": "t", "split": "test", "label": "", "probs": one_hot_probs([0])[0]}], "test")
+    assert summary["accuracy"] is None and summary["uar"] is None
+
+
+def test_refit_predictions_of_other_models_are_refused_with_the_reason(tmp_path):
+    true = np.arange(7)
+    labels = [CLASSES[k] for k in true]
+    paths = _write_model_tables(tmp_path, {m: one_hot_probs(true) for m in MODELS[:2]}, labels, ["val"] * 7)
+    refit = {MODELS[1]: paths[MODELS[1]], MODELS[0]: paths[MODELS[0]]}
+    with pytest.raises(ValueError, match="^refit predictions must list the same models, in the same order$"):
+        run_fusion(paths, tmp_path / "w.json", tmp_path / "f.tsv", tmp_path / "m.json", 0.5,
+                   refit_prediction_paths=refit)
