@@ -126,3 +126,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_the_bundle_holds_the_fused_models_and_the_same_run_rewrites_the_same_bytes(demo_run: DemoRun):
+    from avemotion.bundle import read_bundle
+
+    path = demo_run.results / "bundle" / "model.zip"
+    before = path.read_bytes()
+    contents = read_bundle(path)
+    weights = json.loads((demo_run.results / "fusion" / "weights.json").read_text())
+    assert contents.config["fusion"]["weights"] == weights["weights"]
+    assert set(contents.model_weights) == set(weights["models"])
+    assert set(contents.metrics) == set(weights["models"]) | {"fusion"}
+    assert "not an emotion recogniser for real faces" in contents.model_card  # the demo corpus's limit
+    assert not contents.differences()
+    demo_run.snakemake("--cores", "1", "--forcerun", "bundle", "--until", "bundle")
+    assert path.read_bytes() == before

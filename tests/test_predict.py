@@ -356,16 +356,16 @@ REFIT_SCHEDULE = {"vgg_lstm": {"frame_iterations": 20, "sequence_iterations": 6}
 def refit_run(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """A copy of the finished demo run in refit mode (paper 3.2): `fusion: {refit: true}` in its
     config, the five models retrained on train+val into models_refit/ (on REFIT_SCHEDULE) and the
-    fusion run again, nothing else. Rerun triggers mtime and input: the fusion's new inputs (the refit
-    predictions) rerun it, while the shorter schedule in the config, a params change, leaves the
-    copied first models alone."""
+    fusion and the bundle (the refit models' one) run again, nothing else. Rerun triggers mtime and
+    input: the fusion's new inputs (the refit predictions) rerun it, while the shorter schedule in the
+    config, a params change, leaves the copied first models alone."""
     workdir = tmp_path_factory.mktemp("predict_refit") / "run"
     shutil.copytree(demo_run.workdir, workdir, symlinks=True, ignore=shutil.ignore_patterns("locks", "incomplete"))
     config = merge_config(demo_run.config, {"fusion": {"refit": True}, "models": REFIT_SCHEDULE})
     configfile = workdir / demo_run.configfile.name
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     run_snakemake(workdir, "--cores", "2", "--rerun-triggers", "mtime", "input", "--", "results/fusion/weights.json",
-                  configfile=configfile)
+                  "results/bundle/model.zip", configfile=configfile)
     return DemoRun(workdir=workdir, configfile=configfile, config=config)
 
 
