@@ -3,6 +3,8 @@ fixtures in each dataset's real layout and containers (tests/dataset_fixtures.py
 module."""
 from __future__ import annotations
 
+import logging
+import math
 import shutil
 import wave
 from pathlib import Path
@@ -16,8 +18,8 @@ from snakemake.utils import update_config, validate
 from avemotion.artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, read_tsv
 from avemotion.config import DEFAULT_CONFIG, SCHEMA, load_config
 from avemotion.datasets import (
-    actor_split, afew_candidates, build_manifest, clip_id_from_stem, cremad_candidates, dataset_candidates,
-    list_candidates, list_dataset_inputs, normalize_label, ravdess_candidates, read_split_file,
+    Candidate, Rejection, actor_split, afew_candidates, build_manifest, clip_id_from_stem, cremad_candidates,
+    dataset_candidates, list_candidates, list_dataset_inputs, normalize_label, ravdess_candidates, read_split_file,
 )
 from avemotion.audio import read_clip_audio, samples_as_float
 from avemotion.media import audio_source, extract_audio, probe_clip
@@ -530,3 +532,237 @@ def test_afew_test_list_takes_its_files_with_or_without_labels(tmp_path):
     [bored] = rejections
     assert (bored.clip_id, bored.path, bored.split) == ("c", str(tmp_path / "Test_AFEW" / "c.avi"), "test")
     assert bored.reason == "unknown label 'bored' in AFEW test list"
+
+
+# ---------------------------------------------------------------- adapters: every candidate and rejection whole
+DEFAULTS = yaml.safe_load(DEFAULT_CONFIG.read_text())["dataset"]  # config.yaml: the documented defaults
+
+
+def by_path(rejections: list[Rejection]) -> list[Rejection]:
+    return sorted(rejections, key=lambda r: r.path)
+
+
+def test_ravdess_candidates_and_rejections_whole(tmp_path):
+    # ravdess_candidates: one clip per recording (the audio-video file; else the video-only file with
+    # its audio-only twin), ordered by actor, then recording; every other file rejected with its clip
+    # id and the reason, duplicates naming the kept file (relative to the root)
+    root = tmp_path / "ravdess"
+    a1, a2 = root / "Actor_01", root / "Actor_02"
+    names = ["01-01-05-01-01-02-01.mp4", "02-01-05-01-01-02-01.mp4", "03-01-05-01-01-02-01.wav",
+             "02-01-03-01-01-01-01.mp4", "03-01-03-01-01-01-01.wav", "extra/02-01-03-01-01-01-01.mp4",
+             "03-01-04-01-01-01-01.wav", "notes.mp4", "03-01-01-01-01-01-01.mp4", "01-03-01-01-01-01-01.mp4",
+             "01-01-09-01-01-01-01.mp4", "01-02-01-01-01-01-01.mp4", "01-01-02-01-01-01-01.mp4"]
+    for name in names:
+        touch(a1 / name)
+    touch(a2 / "01-01-01-01-01-01-02.mp4")
+    candidates, rejections = ravdess_candidates(root, "drop", 0.0, 0.0, 0, vocal_channels=("speech",))
+    assert candidates == [
+        Candidate("02-01-03-01-01-01-01", str(a1 / "02-01-03-01-01-01-01.mp4"), "HA", "train", "ravdess",
+                  str(a1 / "03-01-03-01-01-01-01.wav")),
+        Candidate("01-01-05-01-01-02-01", str(a1 / "01-01-05-01-01-02-01.mp4"), "AN", "train", "ravdess"),
+        Candidate("01-01-01-01-01-01-02", str(a2 / "01-01-01-01-01-01-02.mp4"), "NE", "train", "ravdess")]
+    kept_an = "duplicate of RAVDESS recording 01-05-01-01-02-01: kept Actor_01/01-01-05-01-01-02-01.mp4"
+    assert by_path(rejections) == by_path([
+        Rejection("02-01-05-01-01-02-01", str(a1 / "02-01-05-01-01-02-01.mp4"), kept_an),
+        Rejection("03-01-05-01-01-02-01", str(a1 / "03-01-05-01-01-02-01.wav"), kept_an),
+        Rejection("02-01-03-01-01-01-01", str(a1 / "extra/02-01-03-01-01-01-01.mp4"),
+                  "duplicate of RAVDESS recording 01-03-01-01-01-01: kept Actor_01/02-01-03-01-01-01-01.mp4 "
+                  "with audio from Actor_01/03-01-03-01-01-01-01.wav"),
+        Rejection("03-01-04-01-01-01-01", str(a1 / "03-01-04-01-01-01-01.wav"),
+                  "RAVDESS recording 01-04-01-01-01-01 has audio only (03): no audio-video (01) or video-only "
+                  "(02) file"),
+        Rejection("notes", str(a1 / "notes.mp4"), "file name is not RAVDESS MM-VC-EM-IN-ST-RE-AC"),
+        Rejection("03-01-01-01-01-01-01", str(a1 / "03-01-01-01-01-01-01.mp4"),
+                  "RAVDESS modality 03 (audio-only) in a .mp4 file"),
+        Rejection("01-03-01-01-01-01-01", str(a1 / "01-03-01-01-01-01-01.mp4"),
+                  "unknown RAVDESS vocal channel 03 (01 speech, 02 song)"),
+        Rejection("01-01-09-01-01-01-01", str(a1 / "01-01-09-01-01-01-01.mp4"), "unknown RAVDESS emotion code 09"),
+        Rejection("01-02-01-01-01-01-01", str(a1 / "01-02-01-01-01-01-01.mp4"),
+                  "RAVDESS song (vocal channel 02) left out by dataset.ravdess_vocal_channels"),
+        Rejection("01-01-02-01-01-01-01", str(a1 / "01-01-02-01-01-01-01.mp4"),
+                  "RAVDESS calm (02) dropped by dataset.ravdess_calm")])
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("1\tval\n2\ttest\n")
+    split, _ = ravdess_candidates(root, "drop", 0.0, 0.0, 0, vocal_channels=("speech",), split_file=str(split_file))
+    assert [c.split for c in split] == ["val", "val", "test"]  # the split file's actors, not the fractions
+
+
+def test_cremad_candidates_and_rejections_whole(tmp_path):
+    # cremad_candidates: the video paired with its .wav; a video or .wav alone, further copies of a
+    # recording (every one), unknown names and emotions rejected with clip id, path and reason
+    root = tmp_path / "cremad"
+    pairs = ("1001_DFA_ANG_XX", "1004_IEO_SAD_LO", "1005_DFA_ANG_XX")
+    for name in pairs:
+        touch(root / "VideoFlash" / f"{name}.flv")
+        touch(root / "AudioWAV" / f"{name}.wav")
+    extra = [touch(root / folder / "1001_DFA_ANG_XX.wav") for folder in ("AudioWAV2", "AudioWAV3")]
+    audio_only = touch(root / "AudioWAV" / "1000_DFA_HAP_XX.wav")
+    video_only = touch(root / "VideoFlash" / "1002_DFA_NEU_XX.flv")
+    unknown = touch(root / "VideoFlash" / "1003_DFA_XYZ_XX.flv")
+    readme = touch(root / "VideoFlash" / "readme.flv")
+    candidates, rejections = cremad_candidates(root, 0.0, 0.0, 0)
+    assert candidates == [Candidate(name, str(root / "VideoFlash" / f"{name}.flv"), label, "train", "cremad",
+                                    str(root / "AudioWAV" / f"{name}.wav"))
+                          for name, label in zip(pairs, ("AN", "SA", "AN"))]
+    kept = ("duplicate of CREMA-D recording 1001_DFA_ANG_XX: kept VideoFlash/1001_DFA_ANG_XX.flv with audio from "
+            "AudioWAV/1001_DFA_ANG_XX.wav")
+    assert by_path(rejections) == by_path([
+        Rejection("1001_DFA_ANG_XX", str(extra[0]), kept), Rejection("1001_DFA_ANG_XX", str(extra[1]), kept),
+        Rejection("1000_DFA_HAP_XX", str(audio_only),
+                  "CREMA-D audio without its video (no 1000_DFA_HAP_XX.flv, as in VideoFlash/)"),
+        Rejection("1002_DFA_NEU_XX", str(video_only),
+                  "CREMA-D video without its audio (no 1002_DFA_NEU_XX.wav, as in AudioWAV/)"),
+        Rejection("1003_DFA_XYZ_XX", str(unknown), "unknown CREMA-D emotion code XYZ"),
+        Rejection("readme", str(readme), "file name is not CREMA-D AAAA_SSS_EMO_LV")])
+    # a split file: listed actors take its split, every clip it does not list is rejected with its audio
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("1004\ttest\n")
+    listed, rejected = cremad_candidates(root, 0.0, 0.0, 0, split_file=str(split_file))
+    assert [(c.clip_id, c.split, c.dataset) for c in listed] == [("1004_IEO_SAD_LO", "test", "cremad")]
+    unlisted = [r for r in rejected if "split_file" in r.reason]
+    assert [(r.clip_id, Path(r.path).name) for r in unlisted] == [
+        ("1001_DFA_ANG_XX", "1001_DFA_ANG_XX.flv"), ("1001_DFA_ANG_XX", "1001_DFA_ANG_XX.wav"),
+        ("1005_DFA_ANG_XX", "1005_DFA_ANG_XX.flv"), ("1005_DFA_ANG_XX", "1005_DFA_ANG_XX.wav")]
+
+
+def test_the_log_warns_when_a_split_gets_no_actor(tmp_path, caplog):
+    # docs/datasets.md: with few actors a split can get none; the manifest log warns (only for a split
+    # with a fraction above 0 and no actor, and not when a split file assigns the actors)
+    caplog.set_level(logging.WARNING, logger="avemotion.datasets")
+    touch(tmp_path / "VideoFlash" / "1001_DFA_ANG_XX.flv")
+    touch(tmp_path / "AudioWAV" / "1001_DFA_ANG_XX.wav")
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("1001\ttrain\n")
+
+    def warnings_of(*args, **kwargs) -> list[str]:
+        caplog.clear()
+        cremad_candidates(tmp_path, *args, **kwargs)
+        return [r.getMessage() for r in caplog.records]
+
+    assert warnings_of(1.0, 0.5, 0) == [
+        "cremad: no actor fell into the test split (1 actors, fraction 0.50); change dataset.split_seed or give "
+        "dataset.split_file"]  # val holds the only actor; test (fraction 0.5) none
+    assert warnings_of(0.0, 0.0, 0) == []  # fractions 0: no split expected
+    assert warnings_of(0.5, 0.5, 0, split_file=str(split_file)) == []
+
+
+def test_afew_candidates_and_rejections_whole(tmp_path):
+    # afew_candidates: the split and emotion folders give split and label; the test list's lines are
+    # path<TAB>label (a path may hold spaces); every candidate is of dataset afew; a rejection keeps
+    # the split of its folder
+    files = {name: touch(tmp_path / name) for name in (
+        "Train_AFEW/Angry/1.avi", "Val_AFEW/Bored/2.avi", "Val_AFEW/3.avi", "stray/4.avi", "Test_AFEW/my clip.avi")}
+    test_list = tmp_path / "list.txt"
+    test_list.write_text("Test_AFEW/my clip.avi\tHappy\n")
+    candidates, rejections = afew_candidates(tmp_path, str(test_list))
+    assert candidates == [Candidate("my_clip", str(files["Test_AFEW/my clip.avi"]), "HA", "test", "afew"),
+                          Candidate("1", str(files["Train_AFEW/Angry/1.avi"]), "AN", "train", "afew")]
+    assert by_path(rejections) == by_path([
+        Rejection("2", str(files["Val_AFEW/Bored/2.avi"]), "unknown AFEW emotion folder 'Bored'", split="val"),
+        Rejection("3", str(files["Val_AFEW/3.avi"]), "directly in Val_AFEW/, not in an emotion folder", split="val"),
+        Rejection("4", str(files["stray/4.avi"]), "not in a Train_AFEW/, Val_AFEW/ or Test_AFEW/ folder")])
+
+
+def test_an_indented_comment_in_a_split_file_is_skipped(tmp_path):
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("  # actors of the held-out set\n7\ttest\n")
+    assert read_split_file(split_file).actors == {7: "test"}
+
+
+def test_a_rejection_row_has_every_quarantine_column():
+    row = Rejection("c", "x/c.avi", "zero-byte file", stage="probe", split="val").row()
+    assert row == {"clip_id": "c", "path": "x/c.avi", "stage": "probe", "reason": "zero-byte file", "split": "val"}
+    assert list(row) == list(QUARANTINE_COLUMNS)
+
+
+def test_the_val_cut_and_the_test_cut_are_the_same_half_open_rule():
+    # actor_split: an actor is val when its draw u < val_fraction and test when u < val_fraction +
+    # test_fraction: with the cut f as val_fraction (test 0) or as test_fraction (val 0), the same
+    # actors fall below it, right at the draw too (found by bisection between adjacent floats)
+    for actor in ("1", "2", "3"):
+        below, above = 0.0, 1.0  # actor_split(..., 0.0, 0.0) is never val, (..., 1.0, 0.0) always
+        while math.nextafter(below, 1.0) < above:
+            middle = (below + above) / 2
+            if middle in (below, above):
+                middle = math.nextafter(below, 1.0)
+            if actor_split("ravdess", actor, 0, middle, 0.0) == "val":
+                above = middle
+            else:
+                below = middle
+        for cut in (below, above):
+            as_val = actor_split("ravdess", actor, 0, cut, 0.0) == "val"
+            assert as_val == (actor_split("ravdess", actor, 0, 0.0, cut) == "test"), (actor, cut)
+        assert actor_split("ravdess", actor, 0, below, 0.0) == "train"
+
+
+def write_tree_of_every_kind(root: Path) -> dict[str, Path]:
+    """Small RAVDESS, CREMA-D and AFEW folders with enough actors for the fractions and seed to matter."""
+    for actor in range(1, 25):
+        for name in (f"01-01-05-01-01-01-{actor:02d}.mp4", f"01-01-02-01-01-01-{actor:02d}.mp4",
+                     f"01-02-03-01-01-01-{actor:02d}.mp4"):
+            touch(root / "ravdess" / f"Actor_{actor:02d}" / name)
+        touch(root / "cremad" / "VideoFlash" / f"{1000 + actor}_DFA_ANG_XX.flv")
+        touch(root / "cremad" / "AudioWAV" / f"{1000 + actor}_DFA_ANG_XX.wav")
+    touch(root / "afew" / "Train_AFEW" / "Angry" / "1.avi")
+    touch(root / "afew" / "Test_AFEW" / "2.avi")
+    (root / "afew" / "list.txt").write_text("Test_AFEW/2.avi\tSad\n")
+    return {kind: root / kind for kind in ("ravdess", "cremad", "afew")}
+
+
+def test_the_dataset_keys_reach_the_adapters_and_missing_ones_take_config_defaults(tmp_path):
+    # dataset_candidates: each kind's adapter gets the dataset keys; a key left out takes config.yaml's
+    # value (ravdess_calm neutral, speech and song, fractions 0.15, split_seed 0, no test list)
+    roots = write_tree_of_every_kind(tmp_path)
+    ravdess = dict(ravdess_calm="drop", val_fraction=0.3, test_fraction=0.4, split_seed=7,
+                   ravdess_vocal_channels=["speech"])
+    assert dataset_candidates({"kind": "ravdess", "path": str(roots["ravdess"]), **ravdess}) == ravdess_candidates(
+        roots["ravdess"], "drop", 0.3, 0.4, 7, vocal_channels=["speech"])
+    assert dataset_candidates({"kind": "ravdess", "path": str(roots["ravdess"])}) == ravdess_candidates(
+        roots["ravdess"], DEFAULTS["ravdess_calm"], DEFAULTS["val_fraction"], DEFAULTS["test_fraction"],
+        DEFAULTS["split_seed"], vocal_channels=DEFAULTS["ravdess_vocal_channels"])
+    cremad = dict(val_fraction=0.3, test_fraction=0.4, split_seed=7)
+    assert dataset_candidates({"kind": "cremad", "path": str(roots["cremad"]), **cremad}) == cremad_candidates(
+        roots["cremad"], 0.3, 0.4, 7)
+    assert dataset_candidates({"kind": "cremad", "path": str(roots["cremad"])}) == cremad_candidates(
+        roots["cremad"], DEFAULTS["val_fraction"], DEFAULTS["test_fraction"], DEFAULTS["split_seed"])
+    test_list = str(roots["afew"] / "list.txt")
+    assert dataset_candidates({"kind": "afew", "path": str(roots["afew"]), "afew_test_list": test_list}) == \
+        afew_candidates(roots["afew"], test_list)
+    assert dataset_candidates({"kind": "afew", "path": str(roots["afew"])}) == afew_candidates(roots["afew"])
+    # the defaults differ from the settings above on these folders, so the comparisons see a lost key
+    assert ravdess_candidates(roots["ravdess"], "drop", 0.3, 0.4, 7, vocal_channels=["speech"]) != \
+        dataset_candidates({"kind": "ravdess", "path": str(roots["ravdess"])})
+    split_file = tmp_path / "splits.tsv"
+    split_file.write_text("1\ttest\n")
+    listed, _ = dataset_candidates({"kind": "ravdess", "path": str(roots["ravdess"]), "split_file": str(split_file)})
+    assert {c.split for c in listed} == {"test"}
+
+
+def test_the_demo_kind_reads_the_demo_list(tmp_path, monkeypatch):
+    # dataset_candidates: kind demo reads results/demo_corpus/clips.tsv (no dataset.path needed); its
+    # clips are of dataset demo; kind list reads dataset.path, its clips of dataset list
+    monkeypatch.chdir(tmp_path)
+    demo_list = tmp_path / "results" / "demo_corpus" / "clips.tsv"
+    demo_list.parent.mkdir(parents=True)
+    demo_list.write_text("path\tlabel\tsplit\nclips/a.mp4\tHA\ttrain\n")
+    expected = [Candidate("a", str(Path("results/demo_corpus/clips/a.mp4")), "HA", "train", "demo")]
+    assert dataset_candidates({"kind": "demo"}) == (expected, [])
+    assert list_candidates(demo_list)[0][0].dataset == "list"
+    with pytest.raises(ValueError, match="^unknown dataset.kind 'opera'$"):
+        dataset_candidates({"kind": "opera", "path": str(tmp_path)})
+    with pytest.raises(FileNotFoundError, match=f"^dataset.path '{tmp_path / 'nope'}' is not a folder "
+                                                r"\(dataset.kind=afew\)$"):
+        dataset_candidates({"kind": "afew", "path": str(tmp_path / "nope")})
+
+
+def test_every_copy_of_a_duplicate_clip_id_is_rejected_with_its_split(tmp_path):
+    # dataset_candidates: the second and later files of a clip id are rejected (with the split they
+    # would have had), beside the adapter's own rejections
+    (tmp_path / "l.csv").write_text("path,label,split\nx/a.mp4,HA,train\nb.mp4,bored,train\ny/a.mp4,SA,val\n"
+                                    "z/a.mp4,SA,test\n")
+    candidates, rejections = dataset_candidates({"kind": "list", "path": str(tmp_path / "l.csv")})
+    assert [c.path for c in candidates] == [str(tmp_path / "x/a.mp4")]
+    also = f"duplicate clip id (also {tmp_path / 'x/a.mp4'})"
+    assert rejections == [Rejection("b", str(tmp_path / "b.mp4"), "unknown label 'bored'"),
+                          Rejection("a", str(tmp_path / "y/a.mp4"), also, split="val"),
+                          Rejection("a", str(tmp_path / "z/a.mp4"), also, split="test")]
