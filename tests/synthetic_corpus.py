@@ -23,6 +23,17 @@ class SyntheticCorpus:
     maps: dict[str, Path] = field(default_factory=dict)
 
 
+# Model settings for train_five_models: small nets and two steps a stage, enough to exercise every
+# stage's code (tests that need a model that learned train longer)
+TINY_MODELS = {
+    "vgg_lstm": {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 2, "sequence_iterations": 2,
+                 "frame_batch_size": 8, "sequence_batch_size": 2},
+    "audio_lstm": {"iterations": 2, "hidden": 16},
+    "inception_lstm": {"width_multiplier": 0.0625, "map_iterations": 2, "sequence_iterations": 2, "batch_size": 4,
+                       "sequence_batch_size": 2, "lr_step_iterations": 1},
+}
+
+
 def write_corpus(root: str | Path, per_class: dict[str, int] | None = None, face_size: int = 32,
                  n_timeline: int = 150, seed: int = 0, quarantine: tuple[str, ...] = ()) -> SyntheticCorpus:
     """Write manifest.tsv, faces/a, audio/{is10,shortterm,maps} under `root`: `per_class` clips of

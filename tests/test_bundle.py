@@ -24,13 +24,6 @@ import synthetic_corpus as synthetic
 
 torch.set_num_threads(1)
 WEIGHTS = {"vgg_lstm_a": 0.35, "vgg_lstm_b": 0.15, "audio_svm": 0.25, "audio_lstm": 0.15, "inception_lstm": 0.10}
-TINY = {
-    "vgg_lstm": {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 2, "sequence_iterations": 2,
-                 "frame_batch_size": 8, "sequence_batch_size": 2},
-    "audio_lstm": {"iterations": 2, "hidden": 16},
-    "inception_lstm": {"width_multiplier": 0.0625, "map_iterations": 2, "sequence_iterations": 2, "batch_size": 4,
-                       "sequence_batch_size": 2, "lr_step_iterations": 2},
-}
 MODEL_INPUT = {"vgg_lstm_a": "faces", "vgg_lstm_b": "faces", "audio_svm": "is10", "audio_lstm": "shortterm",
                "inception_lstm": "maps"}
 SETTINGS = {"media": {"timeline_fps": 60}, "faces": {"method": "mediapipe"}, "audio": {"sample_rate": 16000},
@@ -43,7 +36,7 @@ def trained(tmp_path_factory) -> tuple[synthetic.SyntheticCorpus, Path]:
     root = tmp_path_factory.mktemp("bundle")
     corpus = synthetic.write_corpus(root / "features", per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
                                     n_timeline=60)
-    return corpus, synthetic.train_five_models(corpus, root / "results", TINY, WEIGHTS)
+    return corpus, synthetic.train_five_models(corpus, root / "results", synthetic.TINY_MODELS, WEIGHTS)
 
 
 def build(results: Path, corpus, out: Path) -> Path:

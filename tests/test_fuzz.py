@@ -153,15 +153,6 @@ def test_a_damaged_middle_packet_loses_frames_not_the_face_track(fuzz_run, corpu
     assert len(skipped) >= 3, f"only {sorted(skipped)} had a packet refused: the corpus no longer shows the case"
 
 
-TINY_MODELS = {
-    "vgg_lstm": {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 2, "sequence_iterations": 2,
-                 "frame_batch_size": 8, "sequence_batch_size": 2},
-    "audio_lstm": {"iterations": 2, "hidden": 16},
-    "inception_lstm": {"width_multiplier": 0.0625, "map_iterations": 2, "sequence_iterations": 2, "batch_size": 4,
-                       "sequence_batch_size": 2, "lr_step_iterations": 1},
-}
-
-
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory) -> Path:
     """A results folder of five tiny models trained a few steps on synthetic features (the real
@@ -170,7 +161,7 @@ def tiny_results(tmp_path_factory) -> Path:
     results = root / "results"
     corpus = synthetic.write_corpus(root / "features", per_class={"train": 1, "val": 1}, face_size=32,
                                     n_timeline=64)
-    return synthetic.train_five_models(corpus, results, TINY_MODELS, {name: 1 / len(MODELS) for name in MODELS})
+    return synthetic.train_five_models(corpus, results, synthetic.TINY_MODELS, {name: 1 / len(MODELS) for name in MODELS})
 
 
 def predict_sample(corpus: list[DamagedClip]) -> list[DamagedClip]:
