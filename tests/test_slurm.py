@@ -225,6 +225,14 @@ def seconds(slurm_duration: str) -> int:
     return total + int(days or 0) * 86400
 
 
+def job_memory_mb(record: dict[str, str]) -> int:
+    """The memory a job got: `--mem` shows as MinMemoryNode; without it SLURM gives DefMemPerCPU a CPU
+    (MinMemoryCPU)."""
+    if "MinMemoryNode" in record:
+        return megabytes(record["MinMemoryNode"])
+    return megabytes(record["MinMemoryCPU"]) * int(record["NumCPUs"])
+
+
 def megabytes(slurm_memory: str) -> int:
     """SLURM's memory figures (`500M`, `16000M`, `2G`) in MB (SLURM's M is 2**20 bytes, as Snakemake's mem_mb
     is passed to --mem unchanged)."""
@@ -294,7 +302,7 @@ def test_submitted_jobs_get_the_rules_memory_time_cpus_and_gpu(slurm_run: SlurmR
         rule = folder.removeprefix("rule_")
         record = slurm_run.records[job_id]
         gpus = re.search(r"gpu:(\d+)", record.get("TresPerJob", ""))
-        got = (megabytes(record["MinMemoryNode"]), seconds(record["TimeLimit"]) // 60, int(record["NumCPUs"]),
+        got = (job_memory_mb(record), seconds(record["TimeLimit"]) // 60, int(record["NumCPUs"]),
                int(gpus[1]) if gpus else 0)
         assert got == wanted[rule], f"{rule} (job {job_id}): SLURM got (MB, minutes, CPUs, GPUs) {got}, the rule asks {wanted[rule]}"
 
