@@ -6,19 +6,21 @@ import logging
 import sys
 from pathlib import Path
 
-import yaml
-
 from .logs import filter_native_stderr
 
+CONFIG_HELP = "a config file merged over the repository's config.yaml, like Snakemake's --configfile"
 
-def _load_block(configfile: str, block: str) -> dict:
-    return yaml.safe_load(Path(configfile).read_text())[block]
+
+def _config(configfile: str | None) -> dict:
+    from .config import load_config
+
+    return load_config(configfile) if configfile else load_config()
 
 
 def cmd_demo_corpus(args: argparse.Namespace) -> int:
     from .demo import generate_demo_corpus
 
-    demo = _load_block(args.config, "demo")
+    demo = _config(args.config)["demo"]
     seed = args.seed if args.seed is not None else demo["seed"]
     options = {k: v for k, v in demo.items() if k not in ("seed", "clips_per_class", "duration_s")}
     clips = generate_demo_corpus(Path(args.out), seed=seed, clips_per_class=demo["clips_per_class"],
@@ -30,7 +32,7 @@ def cmd_demo_corpus(args: argparse.Namespace) -> int:
 def cmd_manifest(args: argparse.Namespace) -> int:
     from .datasets import build_manifest
 
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = _config(args.config)
     n_ok, n_quarantined = build_manifest(config["dataset"], config["probe"], args.manifest, args.quarantine,
                                          threads=args.threads, demo_list=args.demo_list)
     print(f"{n_ok} clips in {args.manifest}; {n_quarantined} in {args.quarantine}")
@@ -64,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo-corpus", help="generate the demo corpus (clips.tsv + clips)")
     demo.add_argument("--out", default="results/demo_corpus")
-    demo.add_argument("--config", default="config.yaml", help="reads its demo: block")
+    demo.add_argument("--config", default=None, help=CONFIG_HELP + "; its demo: block is read")
     demo.add_argument("--seed", type=int, default=None, help="overrides demo.seed")
     demo.add_argument("--threads", type=int, default=2)
     demo.set_defaults(handler=cmd_demo_corpus)
 
     manifest = commands.add_parser("manifest", help="probe the configured dataset into manifest + quarantine")
-    manifest.add_argument("--config", default="config.yaml")
+    manifest.add_argument("--config", default=None, help=CONFIG_HELP + "; its dataset: and probe: blocks are read")
     manifest.add_argument("--manifest", default="results/manifest.tsv")
     manifest.add_argument("--quarantine", default="results/quarantine.tsv")
     manifest.add_argument("--demo-list", default="results/demo_corpus/clips.tsv")
@@ -84,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "Exit status 1 when some clip got no prediction (the others are still printed).")
     predict.add_argument("clips", nargs="+", metavar="CLIP_OR_FOLDER", help="video files or folders of them")
     predict.add_argument("--results", default="results", help="the finished pipeline's results folder")
-    predict.add_argument("--config", default="config.yaml",
-                         help="the config the pipeline ran with (merged over the repository's config.yaml)")
+    predict.add_argument("--config", default=None,
+                         help="the config the pipeline ran with: " + CONFIG_HELP)
     predict.add_argument("--bundle", default=None, metavar="MODEL_ZIP",
                          help="a trained network's bundle (results/bundle/model.zip of a run); "
                               "--results and --config are then not read")
