@@ -27,7 +27,7 @@ rule all:
 
 
 # On a cluster these run where Snakemake runs (docs/cluster.md): each reads the
-# per-clip files or predictions and writes one table or figure, in seconds.
+# per-clip files, predictions or finished models and writes one table, figure or file, in seconds.
 localrules:
     all,
     media_index,
