@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,6 +64,21 @@ def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: members carry no time of writing
+
+
+def write_zip(path: str | os.PathLike, members: Sequence[tuple[str, str | bytes]]) -> None:
+    """A zip of ``members`` (name, content) in the order given, deflated, with fixed dates and
+    rw-r--r-- modes, so that the same members give the same bytes; written atomically."""
+    with atomic_output(path, suffix=".zip") as tmp:
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, content in members:
+                member = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+                member.compress_type = zipfile.ZIP_DEFLATED
+                member.external_attr = 0o644 << 16
+                archive.writestr(member, content)
 
 
 def write_tsv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:

@@ -33,13 +33,12 @@ import numpy as np
 import torch
 
 from . import __version__
-from .artifacts import atomic_output, library_versions
+from .artifacts import library_versions, write_zip
 
 FORMAT = "avemotion-bundle"
 FORMAT_VERSION = 1
 MANIFEST, CONFIG, METRICS, MODEL_CARD = "manifest.json", "config.json", "metrics.json", "MODEL_CARD.md"
 MEMBER_SUFFIXES = (".npy", ".json", ".md")
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: members carry no time of writing
 LIBRARIES = ("torch", "numpy", "scikit-learn", "opensmile", "pyAudioAnalysis", "mediapipe", "dlib-bin", "av")
 ARRAY = "__array__"  # in a model.json, {ARRAY: path} stands where model.json's tensor was
 
@@ -126,16 +125,8 @@ def write_bundle(out: str | Path, checkpoints: Mapping[str, str | Path], fusion_
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "avemotion_version": __version__,
                 "library_versions": json.loads(library_versions(LIBRARIES)),
                 "members": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(members.items())}}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(out, suffix=".zip") as tmp:
-        with zipfile.ZipFile(tmp, "w") as archive:
-            for name, data in [(MANIFEST, _json_bytes(manifest)), *sorted(members.items())]:
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, data)
-    return out
+    write_zip(out, [(MANIFEST, _json_bytes(manifest)), *sorted(members.items())])
+    return Path(out)
 
 
 def _split_arrays(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:

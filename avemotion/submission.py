@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .artifacts import STATUS_OK, atomic_output, read_predictions, read_tsv, write_tsv
+from .artifacts import STATUS_OK, read_predictions, read_tsv, write_tsv, write_zip
 from .constants import CLASSES, EMOTIW_EMOTIONS
 from .metrics import predicted_index
 
@@ -34,8 +33,6 @@ SUBMISSION_SPLIT = "test"
 SUBMISSION_COLUMNS: tuple[str, ...] = (
     "clip_id", "predicted", "emotion", "class", "file", "label", "quarantined_at", "reason",
 )
-# Zip members get this timestamp (the earliest a zip can store): reruns give identical archives.
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -122,13 +119,7 @@ def write_submission_zip(path: str | os.PathLike, entries: Sequence[SubmissionEn
     """The zip the challenge takes: ``<clip id>.txt`` holding the emotion name (no newline) for each
     predicted entry, at the archive's root; returns how many files it holds."""
     predicted = sorted((e for e in entries if e.predicted), key=lambda e: e.file_name)
-    with atomic_output(path, suffix=".zip") as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for entry in predicted:
-                member = zipfile.ZipInfo(entry.file_name, date_time=ZIP_DATE_TIME)
-                member.compress_type = zipfile.ZIP_DEFLATED
-                member.external_attr = 0o644 << 16
-                archive.writestr(member, entry.emotion)
+    write_zip(path, [(entry.file_name, entry.emotion) for entry in predicted])
     return len(predicted)
 
 
