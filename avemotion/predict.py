@@ -195,6 +195,9 @@ class Predictor:
                                                               for block in ("media", "audio")})
             self.face_settings = {track: contents.config["faces"][f"track_{track}"] for track in FACE_TRACKS}
             fusion = contents.config["fusion"]
+
+            def load(model: str):
+                return trained_model_from_weights(contents.model_weights[model], device)
         else:
             from .config import track_settings
 
@@ -203,16 +206,16 @@ class Predictor:
             # each track's settings as the pipeline's faces jobs get them
             self.face_settings = {track: track_settings(self.config["faces"], track) for track in FACE_TRACKS}
             fusion = read_fusion_weights(results_dir)
+
+            def load(model: str):
+                return load_trained_model(model_file(results_dir, model, self.refit), device)
         self.weights: dict[str, float] = {m: float(fusion["weights"][m]) for m in fusion["models"]}
         # paper 3.2: with refit the fused test predictions came from the models retrained on train+val
         self.refit = bool(fusion.get("refit", False))
         unknown = [m for m in self.weights if m not in MODEL_INPUT]
         if unknown:
             raise ValueError(f"{source} names unknown models {unknown}")
-        if bundle is not None:
-            self.models = {m: trained_model_from_weights(contents.model_weights[m], device) for m in self.weights}
-        else:
-            self.models = {m: load_trained_model(model_file(results_dir, m, self.refit), device) for m in self.weights}
+        self.models = {m: load(m) for m in self.weights}
         self.needed_inputs = {MODEL_INPUT[m] for m in self.weights}
 
     # ---------------------------------------------------------------------------- one clip

@@ -76,10 +76,9 @@ def trained_model_from_weights(saved: Mapping, device: str | torch.device = "cpu
     if architecture == AUDIO_SVM:
         return TrainedModel(name, AUDIO_SVM, svm_from_state(saved["svm_state"]), config)
     device = torch.device(device)
-    statistics = {stat: np.asarray(saved[key].numpy() if isinstance(saved[key], torch.Tensor) else saved[key])
-                  for stat, key in zip(("mean", "std"), STATISTICS_KEYS.get(architecture, ()))}
+    statistics = {stat: saved[key].numpy() for stat, key in zip(("mean", "std"), STATISTICS_KEYS.get(architecture, ()))}
     network = build_network(architecture, config, statistics)
-    network.load_state_dict({key: torch.as_tensor(value) for key, value in saved["state_dict"].items()})
+    network.load_state_dict(saved["state_dict"])
     network.to(device).eval()
     return TrainedModel(name, architecture, network, config, device, statistics)
 
