@@ -6,15 +6,16 @@ import pytest
 
 from dag_plan import DryRunNotUnderstood, assert_nothing_planned, planned_jobs
 
-# The shape of `snakemake -n` output (Snakemake 9): one block per job, then the job-stats table.
-TWO_JOBS = """Building DAG of jobs...
-Job stats:
+# The shape of `snakemake -n` output (Snakemake 9): the job-stats table, one block per job, the table again.
+JOB_STATS = """Job stats:
 job       count
 ------  -------
 fusion        1
 report        1
 total         2
-
+"""
+TWO_JOBS = f"""Building DAG of jobs...
+{JOB_STATS}
 [Fri Dec  4 20:59:32 2026]
 localrule fusion:
     input: results/predictions/vgg_lstm_a.tsv
@@ -31,13 +32,7 @@ localrule report:
     jobid: 2
     reason: Input files updated by another job: results/fusion/weights.json
     resources: tmpdir=/tmp, mem_mb=2000, runtime=30
-Job stats:
-job       count
-------  -------
-fusion        1
-report        1
-total         2
-
+{JOB_STATS}
 This was a dry-run (flag -n). The order of jobs does not reflect the order of execution.
 """
 

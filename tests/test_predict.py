@@ -190,15 +190,6 @@ def test_folders_expand_to_their_video_files(tmp_path):
         tmp_path / "in" / "a" / "clip1.AVI", tmp_path / "in" / "b" / "clip2.mp4", tmp_path / "in" / "clip0.mkv", single]
 
 
-TINY = {
-    "vgg_lstm": {"width_multiplier": 0.125, "input_size": 32, "frame_iterations": 4, "sequence_iterations": 4,
-                 "frame_batch_size": 8, "sequence_batch_size": 2},
-    "audio_lstm": {"iterations": 6, "hidden": 16},
-    "inception_lstm": {"width_multiplier": 0.0625, "map_iterations": 3, "sequence_iterations": 3, "batch_size": 4,
-                       "sequence_batch_size": 2, "lr_step_iterations": 2},
-}
-
-
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory) -> Path:
     """A results folder laid out like the pipeline's: five models trained on synthetic features in
@@ -207,7 +198,7 @@ def synthetic_run(tmp_path_factory) -> Path:
     results = root / "results"
     corpus = synthetic.write_corpus(root / "features", per_class={"train": 2, "val": 1, "test": 1}, face_size=32,
                                     n_timeline=100, quarantine=("val_HA_00",))
-    return synthetic.train_five_models(corpus, results, TINY, WEIGHTS)
+    return synthetic.train_five_models(corpus, results, synthetic.TINY_MODELS, WEIGHTS)
 
 
 @pytest.mark.parametrize("model,artifact", [("vgg_lstm_a", "faces/a"), ("audio_lstm", "audio/shortterm"),
