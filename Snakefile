@@ -38,6 +38,7 @@ localrules:
     submission,
     report,
     bundle,
+    evaluate_fusion,
 
 
 include: "rules/dataset.smk"
@@ -49,3 +50,4 @@ include: "rules/fusion.smk"
 include: "rules/submission.smk"
 include: "rules/report.smk"
 include: "rules/bundle.smk"
+include: "rules/evaluate.smk"

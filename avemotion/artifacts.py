@@ -32,7 +32,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 )
 # split: the split the file would have had ("" where the adapter could not tell), so that a test
 # clip quarantined before the models still gets its row in the EmotiW submission table
-QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason", "split")
+QUARANTINE_COLUMNS: tuple[str, ...] = ("clip_id", "path", "stage", "reason", "split", "dataset")
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASSES)
 PREDICTION_COLUMNS: tuple[str, ...] = (
     ("clip_id", "split", "label") + PROBABILITY_COLUMNS + ("status", "reason")

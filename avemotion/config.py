@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import yaml
 
@@ -163,6 +163,84 @@ def _same_setting(value: object, paper_value: object) -> bool:
     return value == paper_value
 
 
+def dataset_name(entry: Mapping) -> str:
+    """A dataset's name: its `name`, else its kind (the manifest's `dataset` column, the folder of an
+    evaluation dataset's results)."""
+    return str(entry.get("name") or entry["kind"])
+
+
+def _named(entries: Sequence[Mapping]) -> list[dict]:
+    return [{**entry, "name": dataset_name(entry)} for entry in entries]
+
+
+def training_datasets(config: Mapping) -> list[dict]:
+    """The datasets the models train on (`dataset:`, one or a pooled list), each with its `name`."""
+    value = config["dataset"]
+    return _named([value] if isinstance(value, Mapping) else list(value))
+
+
+def evaluation_datasets(config: Mapping) -> list[dict]:
+    """The datasets only predicted and scored (`evaluate:`), each with its `name`."""
+    return _named(list(config.get("evaluate") or []))
+
+
+def evaluation_dataset(config: Mapping, name: str) -> dict:
+    for entry in evaluation_datasets(config):
+        if entry["name"] == name:
+            return entry
+    raise KeyError(f"no evaluation dataset named {name!r} in evaluate:")
+
+
+def _dataset_keys(config: Mapping) -> list[tuple[str, dict]]:
+    """(where in the config, entry) of every training and evaluation dataset."""
+    training = training_datasets(config)
+    where = ["dataset"] if isinstance(config["dataset"], Mapping) else [f"dataset[{i}]" for i in range(len(training))]
+    evaluation = evaluation_datasets(config)
+    return list(zip(where, training)) + [(f"evaluate[{i}]", entry) for i, entry in enumerate(evaluation)]
+
+
+def _describe(key: str, entry: Mapping) -> str:
+    return f"{key} ({entry['kind']} {entry['path']!r})" if entry.get("path") else f"{key} ({entry['kind']})"
+
+
+def dataset_problems(config: Mapping) -> list[str]:
+    """What is wrong with the roles of `dataset:` and `evaluate:`, one message each: an evaluation
+    dataset that is also a training one, two datasets on one path, two datasets of one name."""
+    problems = []
+    by_path: dict[str, tuple[str, dict]] = {}
+    by_name: dict[str, str] = {}
+    for key, entry in _dataset_keys(config):
+        path = os.path.realpath(entry["path"]) if entry.get("path") else ""
+        if path in by_path:
+            first_key, first = by_path[path]
+            if key.startswith("evaluate") and first_key.startswith("dataset") and first["kind"] == entry["kind"]:
+                problems.append(f"{_describe(key, entry)} is also a training dataset ({first_key}): a dataset is "
+                                f"trained on or evaluated, not both (pool it into dataset:, or take it out of it)")
+            else:
+                problems.append(f"{_describe(first_key, first)} and {_describe(key, entry)} have the same path: "
+                                f"each dataset needs its own")
+            continue
+        if path:
+            by_path[path] = (key, entry)
+        if entry["name"] in by_name:
+            problems.append(f"{by_name[entry['name']]} and {key} are both named {entry['name']!r} (a dataset's "
+                            f"name defaults to its kind): give each a distinct `name`")
+            continue
+        by_name[entry["name"]] = key
+    return problems
+
+
+class DatasetConfigError(ValueError):
+    """`dataset:` and `evaluate:` name datasets in roles that cannot be run."""
+
+
+def check_datasets(config: Mapping) -> None:
+    """Stop before any job runs when the datasets' roles clash (`dataset_problems`)."""
+    problems = dataset_problems(config)
+    if problems:
+        raise DatasetConfigError("cannot run the datasets as configured:\n  - " + "\n  - ".join(problems))
+
+
 ORGANISER_FACES_KEY = "faces.track_b.dataset_faces_dir"
 ORGANISER_FACES = "the organisers' face crops"
 ORGANISER_FACES_SECTION = "3.2 / Table 2: the second VGG-LSTM trains on the faces provided by the challenge organisers"
@@ -171,7 +249,8 @@ ORGANISER_FACES_SECTION = "3.2 / Table 2: the second VGG-LSTM trains on the face
 def lacks_organiser_faces(config: Mapping) -> bool:
     """Whether an AFEW run's track B finds faces itself instead of reading the organisers' crops
     (paper 3.2). Only AFEW ships such crops: on other datasets `dataset.kind` is the deviation."""
-    return config["dataset"]["kind"] == "afew" and not config["faces"]["track_b"]["dataset_faces_dir"]
+    trains_on_afew = any(entry["kind"] == "afew" for entry in training_datasets(config))
+    return trains_on_afew and not config["faces"]["track_b"]["dataset_faces_dir"]
 
 
 def paper_deviations(config: dict) -> list[PaperDeviation]:
@@ -182,8 +261,11 @@ def paper_deviations(config: dict) -> list[PaperDeviation]:
     from .constants import PAPER_CONFIG
 
     deviations = []
+    # pooled training datasets: their kinds joined, as `dataset.kind` ("afew+ravdess")
+    kinds = {"kind": "+".join(entry["kind"] for entry in training_datasets(config))}
+    compared = {**config, "dataset": kinds}
     for key, (paper_value, section) in PAPER_CONFIG.items():
-        value = config_value(config, key, default=None)  # None: an optional key left unset
+        value = config_value(compared, key, default=None)  # None: an optional key left unset
         if not _same_setting(value, paper_value):
             deviations.append(PaperDeviation(key, value, paper_value, section))
     if lacks_organiser_faces(config) and not config["models"]["vgg_lstm"]["require_pretraining"]:

@@ -20,7 +20,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_tsv
 from .constants import CLASSES, SPLITS
@@ -73,10 +73,29 @@ class Rejection:
     reason: str
     stage: str = "dataset"
     split: str = ""  # the split the file would have had, where known (probe rejections, AFEW folders)
+    dataset: str = ""  # the name of the dataset the file belongs to
 
     def row(self) -> dict[str, str]:
         return {"clip_id": self.clip_id, "path": self.path, "stage": self.stage, "reason": self.reason,
-                "split": self.split}
+                "split": self.split, "dataset": self.dataset}
+
+
+def label_mapping(entry: Mapping) -> str:
+    """How a dataset's labels become the paper's seven classes (AN DI FE HA NE SA SU), in one sentence
+    for the report."""
+    kind = entry["kind"]
+    if kind == "ravdess":
+        calm = ("folded into neutral (NE)" if entry.get("ravdess_calm", "neutral") == "neutral"
+                else "dropped (quarantined)")
+        return (f"RAVDESS emotion codes 01 neutral, 03 happy, 04 sad, 05 angry, 06 fearful, 07 disgust, "
+                f"08 surprised as NE HA SA AN FE DI SU; calm (02) {calm} by dataset.ravdess_calm")
+    if kind == "cremad":
+        return "CREMA-D ANG DIS FEA HAP NEU SAD as AN DI FE HA NE SA; CREMA-D has no surprise (SU)"
+    if kind == "afew":
+        return ("AFEW's emotion folders Angry Disgust Fear Happy Neutral Sad Surprise are the paper's seven "
+                "classes; Test_AFEW/ clips without a folder are unlabelled")
+    return ("labels by class code or name (AN or angry/anger, ..., SU or surprise/surprised), any case; an "
+            "unknown label is quarantined")
 
 
 def normalize_label(label: str) -> str | None:
@@ -410,17 +429,7 @@ def dataset_candidates(dataset: Mapping, demo_list: str = "results/demo_corpus/c
                 dataset.get("split_seed", 0), split_file=split_file)
         else:
             raise ValueError(f"unknown dataset.kind {kind!r}")
-    first_path: dict[str, str] = {}
-    unique = []
-    for candidate in candidates:
-        if candidate.clip_id in first_path:
-            reason = f"duplicate clip id (also {first_path[candidate.clip_id]})"
-            rejections += [Rejection(candidate.clip_id, path, reason, split=candidate.split)
-                           for path in (candidate.path, candidate.audio_path) if path]
-        else:
-            first_path[candidate.clip_id] = candidate.path
-            unique.append(candidate)
-    return unique, rejections
+    return _unique_clip_ids(candidates, rejections)
 
 
 def list_dataset_inputs(dataset: Mapping) -> list[str]:
@@ -470,7 +479,8 @@ def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: i
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for candidate, outcome in pool.map(probe_one, candidates):
             if isinstance(outcome, ClipProbeError):
-                rejections += [Rejection(candidate.clip_id, path, str(outcome), stage="probe", split=candidate.split)
+                rejections += [Rejection(candidate.clip_id, path, str(outcome), stage="probe", split=candidate.split,
+                                         dataset=candidate.dataset)
                                for path in (candidate.path, candidate.audio_path) if path]
                 continue
             rows.append({
@@ -483,11 +493,58 @@ def probe_candidates(candidates: Iterable[Candidate], probe: Mapping, threads: i
     return rows, rejections
 
 
-def build_manifest(dataset: Mapping, probe: Mapping, manifest_path: str | os.PathLike,
+def pooled_candidates(datasets: Sequence[Mapping], demo_list: str = "results/demo_corpus/clips.tsv"
+                      ) -> tuple[list[Candidate], list[Rejection]]:
+    """The candidates of every dataset (`dataset_candidates`), each under its name (the manifest's
+    `dataset` column). A clip id two datasets share becomes `<name>_<clip id>` in each of them, so
+    that ids stay unique and no clip is lost to another dataset's."""
+    per_dataset = []
+    for entry in datasets:
+        name = entry.get("name") or entry["kind"]
+        candidates, rejections = dataset_candidates(entry, demo_list=demo_list)
+        per_dataset.append(([dataclasses.replace(c, dataset=name) for c in candidates],
+                            [dataclasses.replace(r, dataset=name) for r in rejections]))
+    owners: dict[str, set[str]] = {}
+    for candidates, _ in per_dataset:
+        for candidate in candidates:
+            owners.setdefault(candidate.clip_id, set()).add(candidate.dataset)
+    shared = {clip_id for clip_id, names in owners.items() if len(names) > 1}
+    if shared:
+        log.warning("%d clip ids occur in more than one dataset: prefixed with the dataset's name (e.g. %s)",
+                    len(shared), sorted(shared)[0])
+    pooled, rejected = [], []
+    for candidates, rejections in per_dataset:
+        pooled += [dataclasses.replace(c, clip_id=f"{c.dataset}_{c.clip_id}") if c.clip_id in shared else c
+                   for c in candidates]
+        rejected += rejections
+    unique, duplicates = _unique_clip_ids(pooled, [])
+    by_path = {path: c.dataset for c in pooled for path in (c.path, c.audio_path) if path}
+    return unique, rejected + [dataclasses.replace(r, dataset=by_path.get(r.path, "")) for r in duplicates]
+
+
+def _unique_clip_ids(candidates: list[Candidate], rejections: list[Rejection]
+                     ) -> tuple[list[Candidate], list[Rejection]]:
+    """Reject the second and later candidates of one clip id (with their audio files)."""
+    first_path: dict[str, str] = {}
+    unique = []
+    for candidate in candidates:
+        if candidate.clip_id in first_path:
+            reason = f"duplicate clip id (also {first_path[candidate.clip_id]})"
+            rejections += [Rejection(candidate.clip_id, path, reason, split=candidate.split)
+                           for path in (candidate.path, candidate.audio_path) if path]
+        else:
+            first_path[candidate.clip_id] = candidate.path
+            unique.append(candidate)
+    return unique, rejections
+
+
+def build_manifest(datasets: Mapping | Sequence[Mapping], probe: Mapping, manifest_path: str | os.PathLike,
                    quarantine_path: str | os.PathLike, threads: int = 1,
                    demo_list: str = "results/demo_corpus/clips.tsv") -> tuple[int, int]:
-    """Write the manifest and the quarantine table; every input clip lands in exactly one of them."""
-    candidates, rejections = dataset_candidates(dataset, demo_list=demo_list)
+    """Write the manifest and the quarantine table of one dataset or of several pooled ones
+    (`pooled_candidates`); every input clip lands in exactly one of them."""
+    entries = [datasets] if isinstance(datasets, Mapping) else list(datasets)
+    candidates, rejections = pooled_candidates(entries, demo_list=demo_list)
     rows, probe_rejections = probe_candidates(candidates, probe, threads=threads)
     rejections += probe_rejections
     for rejection in rejections:
@@ -498,5 +555,5 @@ def build_manifest(dataset: Mapping, probe: Mapping, manifest_path: str | os.Pat
     write_tsv(quarantine_path, QUARANTINE_COLUMNS, [r.row() for r in rejections])
     log.info("manifest: %d clips; quarantine: %d clips", len(rows), len(rejections))
     if not rows:
-        log.warning("no usable clip in dataset %s", dataset)
+        log.warning("no usable clip in %s", ", ".join(entry.get("name") or entry["kind"] for entry in entries))
     return len(rows), len(rejections)

@@ -3,8 +3,13 @@ patterns (``rules/*.smk``) and of the paths the package reads and writes.
 
 A shard job of a per-clip stage writes a folder of per-clip files, ``<stage dir>/shard_<shard>/``,
 and, last, its shard table ``<stage dir>/shard_<shard>.tsv`` (:mod:`avemotion.shards`). A clip's
-file in that folder is ``<clip_id><suffix>``. Patterns keep Snakemake's wildcards (``{shard}``,
-``{clip}``, ``{track}``) for the rules; :meth:`ClipArtifact.path` fills them in for the package.
+file in that folder is ``<clip_id><suffix>``. Patterns keep Snakemake's wildcards (``{corpus}``,
+``{shard}``, ``{clip}``, ``{track}``) for the rules; :meth:`ClipArtifact.path` fills them in for the
+package.
+
+``{corpus}`` is "" for the clips the models train on (``results/media/...``) and
+``evaluate/<name>/`` for an evaluation dataset's (``results/evaluate/<name>/media/...``): the same
+stages, in a folder of their own, so that its clips never change a training job's inputs.
 """
 from __future__ import annotations
 
@@ -14,6 +19,19 @@ from pathlib import Path
 from .shards import clip_shard
 
 RESULTS = "results"
+# the {corpus} of an evaluation dataset (docs/datasets.md#cross-corpus-evaluation)
+EVALUATE_DIR = "evaluate"
+CORPUS_PATTERN = rf"|{EVALUATE_DIR}/[A-Za-z0-9][A-Za-z0-9_-]*/"
+
+
+def evaluation_corpus(name: str) -> str:
+    """The ``{corpus}`` wildcard value of the evaluation dataset ``name``."""
+    return f"{EVALUATE_DIR}/{name}/"
+
+
+def corpus_dir(corpus: str) -> str:
+    """The results folder of a corpus: ``results/`` or ``results/evaluate/<name>/``."""
+    return f"{RESULTS}/{corpus}"
 
 
 @dataclass(frozen=True)
@@ -37,10 +55,10 @@ class ClipArtifact:
         """A clip's file in a given folder (a shard folder, or any folder of one clip's artifacts)."""
         return Path(folder) / f"{clip_id}{self.suffix}"
 
-    def path(self, clip_id: str, n_shards: int, root: str | Path = "", **wildcards: str) -> Path:
+    def path(self, clip_id: str, n_shards: int, root: str | Path = "", corpus: str = "", **wildcards: str) -> Path:
         """A clip's file under ``root`` (a working directory), its shard from :func:`clip_shard`."""
         shard = clip_shard(clip_id, n_shards)
-        return Path(root) / self.pattern.format(clip=clip_id, shard=shard, **wildcards)
+        return Path(root) / self.pattern.format(clip=clip_id, shard=shard, corpus=corpus, **wildcards)
 
 
 def shard_table(stage_dir: str) -> str:
@@ -48,9 +66,9 @@ def shard_table(stage_dir: str) -> str:
     return f"{stage_dir}/shard_{{shard}}.tsv"
 
 
-MEDIA_DIR = f"{RESULTS}/media"
-FACES_DIR = f"{RESULTS}/faces/{{track}}"
-AUDIO_DIR = f"{RESULTS}/audio"
+MEDIA_DIR = f"{RESULTS}/{{corpus}}media"
+FACES_DIR = f"{RESULTS}/{{corpus}}faces/{{track}}"
+AUDIO_DIR = f"{RESULTS}/{{corpus}}audio"
 
 TIMELINE = ClipArtifact(MEDIA_DIR, ".timeline.json")
 WAV = ClipArtifact(MEDIA_DIR, ".wav")

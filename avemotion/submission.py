@@ -72,11 +72,18 @@ def emotion_name(class_code: str) -> str:
 
 
 def submission_entries(fused_rows: Sequence[Mapping[str, object]], manifest_rows: Sequence[Mapping[str, str]],
-                       quarantine_rows: Sequence[Mapping[str, str]] = ()) -> list[SubmissionEntry]:
+                       quarantine_rows: Sequence[Mapping[str, str]] = (),
+                       datasets: Sequence[str] = ()) -> list[SubmissionEntry]:
     """One entry per test clip, sorted by clip id: every manifest clip of split ``test`` (its fused
     class, or the fused row's reason when no model saw it) and every quarantined file of split
     ``test`` (no prediction, the quarantine's stage and reason; a clip with two quarantined files,
-    a video and its audio, is listed once)."""
+    a video and its audio, is listed once). With `datasets` (the AFEW datasets of a pooled training
+    set), only the test clips of those datasets: the challenge's test set is AFEW's."""
+    if datasets:
+        manifest_rows = [row for row in manifest_rows if row.get("dataset") in datasets]
+        quarantine_rows = [row for row in quarantine_rows if row.get("dataset") in datasets]
+        kept = {row["clip_id"] for row in manifest_rows}
+        fused_rows = [row for row in fused_rows if str(row["clip_id"]) in kept]
     fused = {str(row["clip_id"]): row for row in fused_rows if row["split"] == SUBMISSION_SPLIT}
     entries: dict[str, SubmissionEntry] = {}
     for clip in manifest_rows:
@@ -125,11 +132,11 @@ def write_submission_zip(path: str | os.PathLike, entries: Sequence[SubmissionEn
 
 def build_submission(fused_predictions_path: str | os.PathLike, manifest_path: str | os.PathLike,
                      quarantine_path: str | os.PathLike, zip_path: str | os.PathLike,
-                     table_path: str | os.PathLike) -> list[SubmissionEntry]:
+                     table_path: str | os.PathLike, datasets: Sequence[str] = ()) -> list[SubmissionEntry]:
     """The submission stage: read the fused predictions, the manifest and the quarantine, write
-    ``submission.zip`` and ``predictions.tsv``."""
+    ``submission.zip`` and ``predictions.tsv`` (of the test clips of `datasets` only, when given)."""
     entries = submission_entries(read_predictions(fused_predictions_path), read_tsv(manifest_path),
-                                 read_tsv(quarantine_path))
+                                 read_tsv(quarantine_path), datasets)
     n_files = write_submission_zip(zip_path, entries)
     write_tsv(table_path, SUBMISSION_COLUMNS, [entry.row() for entry in entries])
     counts = class_counts(entries)

@@ -13,9 +13,9 @@ rule audio_features:
         maps=directory(layout.MAPS.shard_dir),
         table=layout.AUDIO_TABLE,
     log:
-        "results/logs/audio_features/shard_{shard}.log",
+        "results/logs/{corpus}audio_features/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/audio_features/shard_{shard}.tsv"
+        "results/benchmarks/{corpus}audio_features/shard_{shard}.tsv"
     conda:
         "../envs/audio.yaml"
     threads: 1
@@ -32,14 +32,14 @@ rule audio_features:
 
 rule audio_index:
     input:
-        manifest="results/manifest.tsv",
+        manifest="results/{corpus}manifest.tsv",
         shards=per_shard(layout.AUDIO_TABLE),
     output:
-        index="results/audio/index.tsv",
+        index="results/{corpus}audio/index.tsv",
     log:
-        "results/logs/audio_index/audio_index.log",
+        "results/logs/{corpus}audio_index/audio_index.log",
     benchmark:
-        "results/benchmarks/audio_index/audio_index.tsv"
+        "results/benchmarks/{corpus}audio_index/audio_index.tsv"
     conda:
         "../envs/audio.yaml"
     threads: 1

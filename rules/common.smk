@@ -8,10 +8,14 @@ from snakemake.utils import validate
 from avemotion import datasets, layout
 from avemotion.artifacts import read_manifest
 from avemotion.config import (
+    check_datasets,
     check_pretraining_files,
+    evaluation_dataset,
+    evaluation_datasets,
     paper_deviations,
     result_settings,
     track_settings,
+    training_datasets,
     training_settings,
 )
 from avemotion.constants import FACE_TRACKS, FUSION, MODELS, SPLITS
@@ -22,6 +26,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 # no organisers' faces for track B stops the run here, before any job (the paper config requires
 # them: without them the run would silently be another experiment).
 check_pretraining_files(config)
+# An evaluation dataset that is also a training one, or two datasets on one path or of one name,
+# stops the run here too.
+check_datasets(config)
 
 
 def _sorted_keys(value):
@@ -44,6 +51,10 @@ wildcard_constraints:
     shard=SHARD_PATTERN,
     # "" for a model trained on train, "_refit" for its twin retrained on train+val (paper 3.2)
     fit="|_refit",
+    # "" for the training datasets' clips, "evaluate/<name>/" for an evaluation dataset's (layout.py)
+    corpus=layout.CORPUS_PATTERN,
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    model="|".join(MODELS),
 
 
 def get_final_output():
@@ -59,52 +70,99 @@ def get_final_output():
         + expand("results/metrics/{model}.json", model=MODELS + (FUSION,))
         + ["results/submission/submission.zip", "results/report/summary.md"]
         + ["results/bundle/model.zip"]
+        + evaluation_outputs()
     )
 
 
+def evaluation_names():
+    return [entry["name"] for entry in evaluation_datasets(config)]
+
+
+def evaluation_outputs():
+    """Every evaluation dataset's stage indices and predictions (each model's and the fused)."""
+    outputs = []
+    for name in evaluation_names():
+        folder = layout.corpus_dir(layout.evaluation_corpus(name))
+        outputs += [
+            f"{folder}manifest.tsv",
+            f"{folder}quarantine.tsv",
+            f"{folder}media/index.tsv",
+        ]
+        outputs += expand(f"{folder}faces/{{track}}/index.tsv", track=FACE_TRACKS)
+        outputs += [f"{folder}audio/index.tsv"]
+        outputs += expand(
+            f"{folder}predictions/{{model}}.tsv", model=MODELS + (FUSION,)
+        )
+    return outputs
+
+
+def corpus_datasets(corpus):
+    """The dataset entries whose clips make up a corpus: the training datasets for "", else the one
+    evaluation dataset of "evaluate/<name>/"."""
+    if not corpus:
+        return training_datasets(config)
+    name = corpus[len(layout.EVALUATE_DIR) + 1 : -1]
+    return [evaluation_dataset(config, name)]
+
+
 def dataset_inputs(wildcards):
-    """The files the manifest is built from: the demo corpus list or the dataset's clips (listed at
-    parse time, so that adding a clip changes the manifest job's input set and reruns it).
+    """The files a corpus's manifest is built from: the demo corpus list or each dataset's clips
+    (listed at parse time, so that adding a clip changes the manifest job's input set and reruns it).
     """
-    if config["dataset"]["kind"] == "demo":
-        return ["results/demo_corpus/clips.tsv"]
-    return datasets.list_dataset_inputs(config["dataset"])
+    files = []
+    for entry in corpus_datasets(wildcards.corpus):
+        if entry["kind"] == "demo":
+            files.append("results/demo_corpus/clips.tsv")
+        else:
+            files += datasets.list_dataset_inputs(entry)
+    return files
 
 
-@lru_cache(maxsize=8)
+def manifest_datasets(wildcards):
+    """params of the manifest: `dataset:` as configured (one entry or the pooled list), or the
+    evaluation dataset's entry; only its own entry, so that editing one dataset reruns its corpus only.
+    """
+    if not wildcards.corpus:
+        return config["dataset"]
+    return corpus_datasets(wildcards.corpus)[0]
+
+
+@lru_cache(maxsize=32)
 def _manifest_rows(path, mtime_ns):
     return {row["clip_id"]: row for row in read_manifest(path)}
 
 
-def manifest_rows():
-    """The manifest as {clip_id: row}; waits for the manifest checkpoint."""
-    path = checkpoints.manifest.get().output.manifest
+def manifest_rows(corpus=""):
+    """A corpus's manifest as {clip_id: row}; waits for its manifest checkpoint."""
+    path = checkpoints.manifest.get(corpus=corpus).output.manifest
     return _manifest_rows(path, os.stat(path).st_mtime_ns)
 
 
-def manifest_clip_ids(with_audio=False):
-    rows = manifest_rows()
+def manifest_clip_ids(corpus="", with_audio=False):
+    rows = manifest_rows(corpus)
     if with_audio:
         return sorted(c for c, row in rows.items() if row["has_audio"] == "true")
     return sorted(rows)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _clips_by_shard(path, mtime_ns, n_shards):
     return clips_by_shard(_manifest_rows(path, mtime_ns), n_shards)
 
 
-def manifest_shards():
-    """{shard: clip ids} of the manifest's clips (shards that hold no clip have no jobs)."""
-    path = checkpoints.manifest.get().output.manifest
+def manifest_shards(corpus=""):
+    """{shard: clip ids} of a corpus's clips (shards that hold no clip have no jobs)."""
+    path = checkpoints.manifest.get(corpus=corpus).output.manifest
     return _clips_by_shard(path, os.stat(path).st_mtime_ns, config["shards"])
 
 
 def shard_rows(wildcards):
     """The shard's manifest rows by clip id (params of `media`: adding a clip, or a clip's row
     changing, reruns its shard and no other)."""
-    rows = manifest_rows()
-    return {clip: rows[clip] for clip in manifest_shards()[wildcards.shard]}
+    rows = manifest_rows(wildcards.corpus)
+    return {
+        clip: rows[clip] for clip in manifest_shards(wildcards.corpus)[wildcards.shard]
+    }
 
 
 def shard_videos(wildcards):
@@ -117,7 +175,7 @@ def shard_video_files(wildcards):
 
 
 def shard_clip_ids(wildcards):
-    return manifest_shards()[wildcards.shard]
+    return manifest_shards(wildcards.corpus)[wildcards.shard]
 
 
 def shard_media_files(wildcards):
@@ -134,9 +192,11 @@ def shard_media_table(wildcards):
     """The shard table of the shard's media job, through the manifest checkpoint: a cluster job
     builds its own DAG, and must meet the checkpoint in an input function before it evaluates the
     shard's params."""
-    if wildcards.shard not in manifest_shards():
-        raise ValueError(f"shard {wildcards.shard} holds no clip of the manifest")
-    return layout.MEDIA_TABLE.format(shard=wildcards.shard)
+    if wildcards.shard not in manifest_shards(wildcards.corpus):
+        raise ValueError(
+            f"shard {wildcards.shard} holds no clip of the manifest of results/{wildcards.corpus}"
+        )
+    return layout.MEDIA_TABLE.format(corpus=wildcards.corpus, shard=wildcards.shard)
 
 
 def per_shard(pattern, **fixed):
@@ -147,7 +207,9 @@ def per_shard(pattern, **fixed):
     manifest checkpoint)."""
 
     def expand_over_shards(wildcards):
-        return expand(pattern, shard=list(manifest_shards()), **fixed, **wildcards)
+        values = {"corpus": "", **dict(wildcards.items()), **fixed}
+        shards = list(manifest_shards(values["corpus"]))
+        return expand(pattern, shard=shards, **values)
 
     return expand_over_shards
 
@@ -158,10 +220,12 @@ def per_clip(artifact, with_audio=False):
     tables as input (per_shard) and these as params."""
 
     def clip_files(wildcards):
+        values = dict(wildcards.items())
+        corpus = values.pop("corpus", "")
         n_shards = config["shards"]
         return {
-            clip: str(artifact.path(clip, n_shards, **wildcards))
-            for clip in manifest_clip_ids(with_audio=with_audio)
+            clip: str(artifact.path(clip, n_shards, corpus=corpus, **values))
+            for clip in manifest_clip_ids(corpus, with_audio=with_audio)
         }
 
     return clip_files
@@ -176,8 +240,13 @@ def face_stacks_by_track(wildcards):
 
 def track_face_settings(wildcards):
     """Only the track's own face settings (params of `faces`: editing track A's block reruns track
-    A's jobs only)."""
-    return track_settings(config["faces"], wildcards.track)
+    A's jobs only). An evaluation dataset has no organisers' face crops (`dataset_faces_dir` holds the
+    training AFEW's): its track finds faces with the track's `method`."""
+    faces = config["faces"]
+    if wildcards.corpus:
+        block = f"track_{wildcards.track}"
+        faces = {**faces, block: {**faces[block], "dataset_faces_dir": ""}}
+    return track_settings(faces, wildcards.track)
 
 
 def pretraining_files(wildcards):
@@ -256,7 +325,8 @@ def bundle_settings(wildcards):
             for track in FACE_TRACKS
         },
         "audio": result_settings(config, "audio"),
-        "dataset": result_settings(config, "dataset"),
+        # one dataset's settings, or the pooled list's (every dataset key is a result setting)
+        "dataset": config["dataset"],
     }
 
 
@@ -295,3 +365,108 @@ def vgg_lstm_init(wildcards):
 def paper_deviation_lines(wildcards):
     """Every setting of this run that differs from the paper's (avemotion.constants.PAPER_CONFIG)."""
     return [str(deviation) for deviation in paper_deviations(config)]
+
+
+# Cross-corpus evaluation (rules/evaluate.smk): each model's input artifact on an evaluation dataset,
+# as (artifact, its shard table, clips with audio only, fixed wildcards).
+MODEL_INPUTS = {
+    "vgg_lstm_a": (layout.FACE_STACK, layout.FACES_TABLE, False, {"track": "a"}),
+    "vgg_lstm_b": (layout.FACE_STACK, layout.FACES_TABLE, False, {"track": "b"}),
+    "audio_svm": (layout.IS10, layout.AUDIO_TABLE, True, {}),
+    "audio_lstm": (layout.SHORTTERM, layout.AUDIO_TABLE, True, {}),
+    "inception_lstm": (layout.MAPS, layout.AUDIO_TABLE, True, {}),
+}
+
+
+def evaluated_fit(model):
+    """The model an evaluation dataset is predicted with: the refit twin (train+val) when the fusion
+    refits and fuses this model, as on the training dataset's test split (paper 3.2)."""
+    refit = config["fusion"]["refit"] and model in config["fusion"]["models"]
+    return "_refit" if refit else ""
+
+
+def evaluation_checkpoint(wildcards):
+    model = wildcards.model
+    return f"results/models{evaluated_fit(model)}/{model}/checkpoint.pt"
+
+
+def evaluation_tables(wildcards):
+    """The shard tables of the model's input stage on the evaluation dataset."""
+    _, table, _, fixed = MODEL_INPUTS[wildcards.model]
+    corpus = layout.evaluation_corpus(wildcards.dataset)
+    return per_shard(table, corpus=corpus, **fixed)(wildcards)
+
+
+def evaluation_clip_files(wildcards):
+    """{clip_id: the model's input artifact} of every clip of the evaluation dataset."""
+    artifact, _, with_audio, fixed = MODEL_INPUTS[wildcards.model]
+    corpus = layout.evaluation_corpus(wildcards.dataset)
+    return per_clip(artifact, with_audio=with_audio)({"corpus": corpus, **fixed})
+
+
+def evaluation_fusion_predictions(wildcards):
+    """One named input per fused model: its predictions on the evaluation dataset."""
+    folder = layout.corpus_dir(layout.evaluation_corpus(wildcards.dataset))
+    return {
+        model: f"{folder}predictions/{model}.tsv"
+        for model in config["fusion"]["models"]
+    }
+
+
+def report_datasets():
+    """Each dataset of the run with its role and how its labels map onto the paper's classes."""
+    described = []
+    for role, entries in (
+        ("train", training_datasets(config)),
+        ("evaluate", evaluation_datasets(config)),
+    ):
+        for entry in entries:
+            described.append(
+                {
+                    "name": entry["name"],
+                    "kind": entry["kind"],
+                    "role": role,
+                    "path": entry["path"],
+                    "label_mapping": datasets.label_mapping(entry),
+                }
+            )
+    return described
+
+
+def report_evaluations(wildcards):
+    """{name: the evaluation dataset's manifest, quarantine, stage indices and predictions}, the
+    prediction tables in report_models() order."""
+    evaluations = {}
+    for name in evaluation_names():
+        folder = layout.corpus_dir(layout.evaluation_corpus(name))
+        indices = {"media": f"{folder}media/index.tsv"}
+        for track in FACE_TRACKS:
+            indices[f"faces_{track}"] = f"{folder}faces/{track}/index.tsv"
+        indices["audio"] = f"{folder}audio/index.tsv"
+        evaluations[name] = {
+            "manifest": f"{folder}manifest.tsv",
+            "quarantine": f"{folder}quarantine.tsv",
+            "stage_indices": indices,
+            "predictions": {
+                model: f"{folder}predictions/{model}.tsv" for model in report_models()
+            },
+        }
+    return evaluations
+
+
+def report_evaluation_files(wildcards):
+    """Every file report_evaluations names, as the report's inputs."""
+    files = []
+    for evaluation in report_evaluations(wildcards).values():
+        files += [evaluation["manifest"], evaluation["quarantine"]]
+        files += list(evaluation["stage_indices"].values())
+        files += list(evaluation["predictions"].values())
+    return files
+
+
+def submission_datasets():
+    """The datasets whose test clips make the EmotiW submission: the AFEW ones when the models train
+    on AFEW (pooled with others or not), else [] (every test clip)."""
+    return [
+        entry["name"] for entry in training_datasets(config) if entry["kind"] == "afew"
+    ]

@@ -1,4 +1,5 @@
-# Dataset stage: the generated demo corpus, and the manifest/quarantine tables (paper 3.1).
+# Dataset stage: the generated demo corpus, and the manifest/quarantine tables (paper 3.1) of the
+# training datasets ({corpus} "") and of each evaluation dataset ("evaluate/<name>/").
 
 
 rule demo_corpus:
@@ -24,12 +25,12 @@ checkpoint manifest:
     input:
         dataset_inputs,
     output:
-        manifest="results/manifest.tsv",
-        quarantine="results/quarantine.tsv",
+        manifest="results/{corpus}manifest.tsv",
+        quarantine="results/{corpus}quarantine.tsv",
     log:
-        "results/logs/manifest/manifest.log",
+        "results/logs/{corpus}manifest/manifest.log",
     benchmark:
-        "results/benchmarks/manifest/manifest.tsv"
+        "results/benchmarks/{corpus}manifest/manifest.tsv"
     conda:
         "../envs/core.yaml"
     threads: 2
@@ -37,7 +38,7 @@ checkpoint manifest:
         mem_mb=1000,
         runtime=60,
     params:
-        dataset=config["dataset"],
+        dataset=manifest_datasets,
         probe=config["probe"],
     script:
         "../workflow_scripts/manifest.py"

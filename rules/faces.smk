@@ -10,9 +10,9 @@ rule faces:
         stacks=directory(layout.FACE_STACK.shard_dir),
         table=layout.FACES_TABLE,
     log:
-        "results/logs/faces/{track}/shard_{shard}.log",
+        "results/logs/{corpus}faces/{track}/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/faces/{track}/shard_{shard}.tsv"
+        "results/benchmarks/{corpus}faces/{track}/shard_{shard}.tsv"
     conda:
         "../envs/faces.yaml"
     # one core: the analysis runs on one thread (the decoding and gzip threads mostly wait), so two
@@ -31,14 +31,14 @@ rule faces:
 
 rule faces_index:
     input:
-        manifest="results/manifest.tsv",
+        manifest="results/{corpus}manifest.tsv",
         shards=per_shard(layout.FACES_TABLE),
     output:
-        index="results/faces/{track}/index.tsv",
+        index="results/{corpus}faces/{track}/index.tsv",
     log:
-        "results/logs/faces_index/{track}.log",
+        "results/logs/{corpus}faces_index/{track}.log",
     benchmark:
-        "results/benchmarks/faces_index/{track}.tsv"
+        "results/benchmarks/{corpus}faces_index/{track}.tsv"
     conda:
         "../envs/faces.yaml"
     threads: 1

@@ -9,9 +9,9 @@ rule media:
         media=directory(layout.TIMELINE.shard_dir),
         table=layout.MEDIA_TABLE,
     log:
-        "results/logs/media/shard_{shard}.log",
+        "results/logs/{corpus}media/shard_{shard}.log",
     benchmark:
-        "results/benchmarks/media/shard_{shard}.tsv"
+        "results/benchmarks/{corpus}media/shard_{shard}.tsv"
     conda:
         "../envs/core.yaml"
     threads: 1
@@ -27,14 +27,14 @@ rule media:
 
 rule media_index:
     input:
-        manifest="results/manifest.tsv",
+        manifest="results/{corpus}manifest.tsv",
         shards=per_shard(layout.MEDIA_TABLE),
     output:
-        index="results/media/index.tsv",
+        index="results/{corpus}media/index.tsv",
     log:
-        "results/logs/media_index/media_index.log",
+        "results/logs/{corpus}media_index/media_index.log",
     benchmark:
-        "results/benchmarks/media_index/media_index.tsv"
+        "results/benchmarks/{corpus}media_index/media_index.tsv"
     conda:
         "../envs/core.yaml"
     params:

@@ -10,6 +10,7 @@ rule report:
         weights="results/fusion/weights.json",
         manifest="results/manifest.tsv",
         quarantine="results/quarantine.tsv",
+        evaluation=report_evaluation_files,
     output:
         summary=report(
             "results/report/summary.md",
@@ -48,5 +49,7 @@ rule report:
         models=report_models(),
         vgg_lstm_init=vgg_lstm_init,
         paper_deviations=paper_deviation_lines,
+        datasets=report_datasets(),
+        evaluations=report_evaluations,
     script:
         "../workflow_scripts/report.py"

@@ -27,5 +27,7 @@ rule submission:
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        datasets=submission_datasets(),
     script:
         "../workflow_scripts/submission.py"

@@ -670,8 +670,9 @@ def test_an_indented_comment_in_a_split_file_is_skipped(tmp_path):
 
 
 def test_a_rejection_row_has_every_quarantine_column():
-    row = Rejection("c", "x/c.avi", "zero-byte file", stage="probe", split="val").row()
-    assert row == {"clip_id": "c", "path": "x/c.avi", "stage": "probe", "reason": "zero-byte file", "split": "val"}
+    row = Rejection("c", "x/c.avi", "zero-byte file", stage="probe", split="val", dataset="afew").row()
+    assert row == {"clip_id": "c", "path": "x/c.avi", "stage": "probe", "reason": "zero-byte file", "split": "val",
+                   "dataset": "afew"}
     assert list(row) == list(QUARANTINE_COLUMNS)
 
 

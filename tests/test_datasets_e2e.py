@@ -1,13 +1,20 @@
-"""The whole DAG on each dataset-shaped fixture: AFEW (unlabelled Test_AFEW/, track B from the
-organisers' faces, refit fusion, the EmotiW submission), RAVDESS and CREMA-D (actor splits from a
-split file). One Snakemake run per dataset (a module-scoped fixture), manifest to report, on a few
-~1.2-s clips with a handful of training steps (tests/datasets_e2e_config.yaml): the checks are
-the accounting of every file, every model's predictions, the fusion, the report and the submission."""
+"""The whole DAG on the dataset-shaped fixtures, in two Snakemake runs (module-scoped fixtures),
+manifest to report, on a few ~1.2-s clips with a handful of training steps
+(tests/datasets_e2e_config.yaml):
+
+- AFEW (unlabelled Test_AFEW/, track B from the organisers' faces, refit fusion, the EmotiW
+  submission), evaluated cross-corpus on RAVDESS and CREMA-D (`evaluate:`);
+- RAVDESS and CREMA-D pooled for training (`dataset:` as a list; actor splits from split files).
+
+The checks are the accounting of every file, every model's predictions, the fusion, the report and
+the submission, and what a dry run plans after an evaluation or training dataset is added, edited or
+removed."""
 from __future__ import annotations
 
+import copy
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +22,12 @@ import pytest
 import yaml
 
 from avemotion.artifacts import read_predictions, read_tsv
-from avemotion.config import load_config, merge_config
+from avemotion.config import load_config, merge_config, training_datasets
 from avemotion.constants import CLASSES, EMOTIW_EMOTIONS, MODELS
 from avemotion.demo import write_clip
 from avemotion.layout import FACE_STACK
 from conftest import REPO, run_snakemake
-from dag_plan import assert_nothing_planned
+from dag_plan import assert_nothing_planned, dry_run, rule_counts
 from dataset_fixtures import AFEW_MP3_ENCODING, Fixture, write_afew_fixture, write_cremad_fixture, \
     write_ravdess_fixture
 
@@ -37,6 +44,7 @@ class DatasetRun:
     files: list[Path]  # every media file written into the dataset folder
     workdir: Path
     config: dict
+    evaluations: dict[str, Fixture] = field(default_factory=dict)  # name -> the evaluation dataset's fixture
 
     @property
     def results(self) -> Path:
@@ -49,13 +57,18 @@ def run_dataset(workdir: Path, fixture: Fixture, extra_files: list[Path], datase
     tests/datasets_e2e_config.yaml merged, then `dataset` and `overrides`."""
     config = load_config(REPO / "tests" / "tiny_config.yaml", E2E_CONFIG)
     config = merge_config(config, {"dataset": dataset, **(overrides or {})})
+    config["dataset"] = dataset  # a pooled list replaces the mapping, not merged into it
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.monotonic()
     run_snakemake(workdir, "--cores", "2", configfile=configfile, timeout=TIMEOUT_S)
     seconds = time.monotonic() - start
-    print(f"{dataset['kind']}: whole DAG in {seconds:.0f} s")
+    print(f"{dataset_label(config)}: whole DAG in {seconds:.0f} s")
     return DatasetRun(fixture, fixture.paths() + extra_files, workdir, config)
+
+
+def dataset_label(config: dict) -> str:
+    return "+".join(entry["name"] for entry in training_datasets(config))
 
 
 def write_split_file(path: Path, actors: dict[str, str]) -> Path:
@@ -75,37 +88,45 @@ def afew_run(tmp_path_factory) -> DatasetRun:
     blank = root / "Test_AFEW" / "009999002.avi"
     grey = np.full((576, 720, 3), 118, dtype=np.uint8)
     write_clip(blank, [grey] * 25, 25, 720, 576, None, 0, AFEW_MP3_ENCODING)
-    return run_dataset(
+    ravdess, ravdess_entry = ravdess_dataset(tmp_path_factory.mktemp("ravdess_data"))
+    cremad, cremad_entry = cremad_dataset(tmp_path_factory.mktemp("cremad_data"))
+    run = run_dataset(
         tmp_path_factory.mktemp("afew_run"), fixture, [empty, blank],
         {"kind": "afew", "path": str(root)},
         {"faces": {"track_b": {"dataset_faces_dir": str(fixture.faces_dir)}},
-         "probe": {"require_audio": False}, "fusion": {"refit": True}})
+         "probe": {"require_audio": False}, "fusion": {"refit": True},
+         "evaluate": [ravdess_entry, cremad_entry]})
+    run.evaluations = {"ravdess": ravdess, "cremad": cremad}
+    return run
 
 
-@pytest.fixture(scope="module")
-def ravdess_run(tmp_path_factory) -> DatasetRun:
+def ravdess_dataset(root: Path) -> tuple[Fixture, dict]:
     """RAVDESS: 4 actors (3 recordings each: speech 01+02+03, song 02+03, calm 01), actor 01's
     audio-only and video-only-without-wav recordings; actors 1-2 train, 3 val, 4 test."""
-    root = tmp_path_factory.mktemp("ravdess_data")
     fixture = write_ravdess_fixture(root / "RAVDESS", seed=5, actors=4, duration_s=DURATION_S)
     split_file = write_split_file(root / "splits.tsv", {"01": "train", "02": "train", "03": "val", "04": "test"})
-    return run_dataset(tmp_path_factory.mktemp("ravdess_run"), fixture, [],
-                       {"kind": "ravdess", "path": str(fixture.root), "split_file": str(split_file)})
+    return fixture, {"kind": "ravdess", "path": str(fixture.root), "split_file": str(split_file)}
 
 
-@pytest.fixture(scope="module")
-def cremad_run(tmp_path_factory) -> DatasetRun:
+def cremad_dataset(root: Path) -> tuple[Fixture, dict]:
     """CREMA-D: 4 actors x 3 recordings (FLV + wav), a video without its .wav and a .wav without its
     video; actors 1001-1002 train, 1003 val, 1004 test."""
-    root = tmp_path_factory.mktemp("cremad_data")
     fixture = write_cremad_fixture(root / "CREMA-D", seed=5, actors=4, clips_per_actor=3, duration_s=DURATION_S)
     split_file = write_split_file(root / "splits.tsv",
                                   {"1001": "train", "1002": "train", "1003": "val", "1004": "test"})
-    return run_dataset(tmp_path_factory.mktemp("cremad_run"), fixture, [],
-                       {"kind": "cremad", "path": str(fixture.root), "split_file": str(split_file)})
+    return fixture, {"kind": "cremad", "path": str(fixture.root), "split_file": str(split_file)}
 
 
-RUNS = ["afew_run", "ravdess_run", "cremad_run"]
+@pytest.fixture(scope="module")
+def pooled_run(tmp_path_factory) -> DatasetRun:
+    """RAVDESS and CREMA-D pooled: both datasets' train splits train the models, both val splits
+    choose the fusion weights."""
+    ravdess, ravdess_entry = ravdess_dataset(tmp_path_factory.mktemp("ravdess_data"))
+    cremad, cremad_entry = cremad_dataset(tmp_path_factory.mktemp("cremad_data"))
+    return run_dataset(tmp_path_factory.mktemp("pooled_run"), ravdess, cremad.paths(), [ravdess_entry, cremad_entry])
+
+
+RUNS = ["afew_run", "pooled_run"]
 
 
 @pytest.fixture(params=RUNS)
@@ -149,8 +170,9 @@ def test_fusion_and_report(dataset_run: DatasetRun):
     assert '"refit": ' + ("true" if dataset_run.config["fusion"]["refit"] else "false") in weights
     manifest = read_tsv(results / "manifest.tsv")
     quarantine = read_tsv(results / "quarantine.tsv")
-    clips = read_tsv(results / "report" / "clips.tsv")
+    clips = [row for row in read_tsv(results / "report" / "clips.tsv") if row["role"] == "train"]
     assert len(clips) == len(manifest) + len(quarantine)
+    assert [row["dataset"] for row in clips] == [row["dataset"] for row in manifest + quarantine]
     summary = (results / "report" / "summary.md").read_text()
     for split in ("val", "test"):
         rows = [row for row in manifest if row["split"] == split]
@@ -163,7 +185,7 @@ def test_fusion_and_report(dataset_run: DatasetRun):
     assert (results / "submission" / "submission.zip").is_file()
     # a finished run reruns nothing
     dry = run_snakemake(dataset_run.workdir, "-n", configfile=dataset_run.workdir / "config.yaml")
-    assert_nothing_planned(dry.stdout + "\n" + dry.stderr, f"the finished {dataset_run.config['dataset']['kind']} run")
+    assert_nothing_planned(dry.stdout + "\n" + dry.stderr, f"the finished {dataset_label(dataset_run.config)} run")
 
 
 def test_afew_track_b_reads_the_organisers_faces(afew_run: DatasetRun):
@@ -213,3 +235,132 @@ def test_afew_submission_covers_every_test_clip(afew_run: DatasetRun):
     assert all(f"{clip_id}.txt" in files for clip_id in written)  # each has audio and MediaPipe's face
     summary = (results / "report" / "summary.md").read_text()
     assert f"holds {len(files)} `<clip_id>.txt` files" in summary and "refit mode" in summary
+
+
+EVALUATION_RULES = {"manifest", "media", "media_index", "faces", "faces_index", "audio_features", "audio_index",
+                    "evaluate_model", "evaluate_fusion"}
+TRAINING_RULES = {"vgg_lstm", "audio_svm", "audio_lstm", "inception_lstm", "fusion"}
+
+
+def test_every_evaluation_clip_is_accounted_for_and_predicted(afew_run: DatasetRun):
+    # cross-corpus: each evaluation dataset's every file is in its own manifest or quarantine once, and
+    # every model and the fusion predict every manifest clip, whatever its split (none was trained on)
+    clips = read_tsv(afew_run.results / "report" / "clips.tsv")
+    for name, fixture in afew_run.evaluations.items():
+        folder = afew_run.results / "evaluate" / name
+        manifest = read_tsv(folder / "manifest.tsv")
+        quarantine = read_tsv(folder / "quarantine.tsv")
+        listed = [row["path"] for row in manifest] + [row["audio_path"] for row in manifest if row["audio_path"]]
+        assert sorted(listed + [row["path"] for row in quarantine]) == sorted(str(p) for p in fixture.paths())
+        assert {row["dataset"] for row in manifest + quarantine} == {name}
+        expected = {row["clip_id"]: (row["split"], row["label"]) for row in manifest}
+        assert {split for split, _ in expected.values()} == {"train", "val", "test"}
+        for model in MODELS + ("fusion",):
+            rows = read_predictions(folder / "predictions" / f"{model}.tsv")
+            assert {str(r["clip_id"]): (r["split"], r["label"]) for r in rows} == expected, (name, model)
+            ok = [row for row in rows if row["status"] == "ok"]
+            assert len(ok) >= len(rows) / 2, f"{name}, {model}: only {len(ok)} of {len(rows)} clips predicted"
+        reported = [row for row in clips if row["dataset"] == name]
+        assert len(reported) == len(manifest) + len(quarantine) and {r["role"] for r in reported} == {"evaluate"}
+    # the evaluation clips' track B finds faces itself: the organisers' crops are the training AFEW's
+    ravdess = read_tsv(afew_run.results / "evaluate" / "ravdess" / "manifest.tsv")
+    stack = FACE_STACK.path(ravdess[0]["clip_id"], afew_run.config["shards"], afew_run.workdir,
+                            corpus="evaluate/ravdess/", track="b")
+    import h5py
+
+    with h5py.File(stack, "r") as handle:
+        assert handle.attrs["method"] == "dlib"
+
+
+def test_the_evaluation_fusion_uses_the_weights_chosen_on_afew_val(afew_run: DatasetRun):
+    import json
+
+    from avemotion.fusion import fused_rows, load_predictions
+
+    weights = json.loads((afew_run.results / "fusion" / "weights.json").read_text())
+    folder = afew_run.results / "evaluate" / "cremad" / "predictions"
+    aligned = load_predictions({model: folder / f"{model}.tsv" for model in weights["models"]})
+    expected = fused_rows(aligned, np.array([weights["weights"][m] for m in weights["models"]]))
+    written = {str(row["clip_id"]): row for row in read_predictions(folder / "fusion.tsv")}
+    for row in expected:
+        if row["probs"] is None:
+            assert written[row["clip_id"]]["probs"] is None
+        else:
+            np.testing.assert_allclose(written[row["clip_id"]]["probs"], row["probs"], atol=1e-7)
+
+
+def test_the_report_has_a_table_per_dataset_and_the_submission_is_afew_only(afew_run: DatasetRun):
+    results = afew_run.results
+    summary = read_tsv(results / "report" / "summary.tsv")
+    for name in afew_run.evaluations:
+        rows = {row["model"]: row for row in summary if row["dataset"] == name}
+        assert set(rows) == set(MODELS) | {"fusion"} and {row["role"] for row in rows.values()} == {"evaluate"}
+        assert all(row["drop_uar"] != "" for row in rows.values())
+    assert "Cross-corpus" in (results / "report" / "summary.md").read_text()
+    afew_tests = {row["clip_id"] for row in read_tsv(results / "manifest.tsv") if row["split"] == "test"}
+    afew_tests |= {row["clip_id"] for row in read_tsv(results / "quarantine.tsv") if row["split"] == "test"}
+    table = read_tsv(results / "submission" / "predictions.tsv")
+    assert {row["clip_id"] for row in table} == afew_tests
+
+
+def planned(run: DatasetRun, tmp_path: Path, config: dict) -> list:
+    configfile = tmp_path / "edited.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    return dry_run(run.workdir, configfile=configfile)
+
+
+def test_removing_an_evaluation_dataset_reruns_only_the_report(afew_run: DatasetRun, tmp_path: Path):
+    config = copy.deepcopy(afew_run.config)
+    config["evaluate"] = [entry for entry in config["evaluate"] if entry["kind"] != "cremad"]
+    assert set(rule_counts(planned(afew_run, tmp_path, config))) == {"report", "bundle"}
+
+
+def test_editing_an_evaluation_dataset_reruns_its_own_jobs_only(afew_run: DatasetRun, tmp_path: Path):
+    config = copy.deepcopy(afew_run.config)
+    ravdess = next(entry for entry in config["evaluate"] if entry["kind"] == "ravdess")
+    ravdess["ravdess_calm"] = "drop"
+    jobs = planned(afew_run, tmp_path, config)
+    rules = set(rule_counts(jobs))
+    assert "manifest" in rules and not rules & TRAINING_RULES, rule_counts(jobs)
+    assert rules <= EVALUATION_RULES | {"report", "bundle"}, rule_counts(jobs)
+    for job in jobs:
+        if job.rule in EVALUATION_RULES:
+            assert job.wildcards.get("corpus") == "evaluate/ravdess/" or job.wildcards.get("dataset") == "ravdess", job
+
+
+def test_adding_an_evaluation_dataset_runs_its_own_jobs_only(afew_run: DatasetRun, tmp_path: Path):
+    # a list of three of the RAVDESS fixture's clips under another name: a dataset of its own
+    ravdess = read_tsv(afew_run.results / "evaluate" / "ravdess" / "manifest.tsv")[:3]
+    listing = tmp_path / "clips.csv"
+    listing.write_text("path,label,split\n" + "".join(f"{row['path']},{row['label']},test\n" for row in ravdess))
+    config = copy.deepcopy(afew_run.config)
+    config["evaluate"].append({"kind": "list", "path": str(listing), "name": "extra"})
+    jobs = planned(afew_run, tmp_path, config)
+    rules = set(rule_counts(jobs))
+    assert "manifest" in rules and not rules & TRAINING_RULES, rule_counts(jobs)
+    assert rules <= EVALUATION_RULES | {"report", "bundle"}, rule_counts(jobs)
+    corpora = {job.wildcards.get("corpus") for job in jobs if "corpus" in job.wildcards}
+    assert corpora == {"evaluate/extra/"}, corpora
+
+
+def test_adding_a_dataset_to_the_pooled_training_set_retrains(afew_run: DatasetRun, tmp_path: Path):
+    config = copy.deepcopy(afew_run.config)
+    cremad = next(entry for entry in config["evaluate"] if entry["kind"] == "cremad")
+    config["evaluate"] = [entry for entry in config["evaluate"] if entry is not cremad]
+    config["dataset"] = [config["dataset"], cremad]
+    rules = set(rule_counts(planned(afew_run, tmp_path, config)))
+    assert {"manifest", "fusion", "report"} <= rules, rules
+
+
+def test_pooled_training_keeps_every_dataset_in_the_tables(pooled_run: DatasetRun):
+    results = pooled_run.results
+    manifest = read_tsv(results / "manifest.tsv")
+    assert {row["dataset"] for row in manifest} == {"ravdess", "cremad"}
+    for name in ("ravdess", "cremad"):
+        assert {row["split"] for row in manifest if row["dataset"] == name} == {"train", "val", "test"}
+    assert len({row["clip_id"] for row in manifest}) == len(manifest)
+    weights = (results / "fusion" / "weights.json").read_text()
+    n_val = sum(1 for row in manifest if row["split"] == "val" and row["label"])
+    assert f'"n_val": {n_val}' in weights  # both datasets' val clips chose the weights
+    summary = read_tsv(results / "report" / "summary.tsv")
+    assert {row["dataset"] for row in summary} >= {"ravdess+cremad", "ravdess", "cremad"}

@@ -11,4 +11,5 @@ build_submission(
     quarantine_path=snakemake.input.quarantine,
     zip_path=snakemake.output.zip,
     table_path=snakemake.output.table,
+    datasets=snakemake.params.datasets,
 )
