@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -399,3 +400,17 @@ def run_fusion(
         with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(content, indent=2) + "\n")
     return result
+
+
+def fuse_with_chosen_weights(prediction_paths: Mapping[str, str | os.PathLike], weights: str | os.PathLike,
+                             fused: str | os.PathLike) -> list[dict]:
+    """The fused rows of a dataset the weights were not chosen on (an evaluation dataset, every split):
+    its models' predictions (`prediction_paths`, in the fusion's model order) with the weights of
+    `weights.json` (`run_fusion`); writes them to `fused`."""
+    chosen = json.loads(Path(weights).read_text())
+    if list(prediction_paths) != list(chosen["models"]):
+        raise ValueError(f"{weights} fuses {chosen['models']}, the predictions given are of {list(prediction_paths)}")
+    aligned = load_predictions(prediction_paths)
+    rows = fused_rows(aligned, np.array([chosen["weights"][model] for model in aligned.models]))
+    write_predictions(fused, rows)
+    return rows

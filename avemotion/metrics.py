@@ -132,10 +132,17 @@ def bootstrap_confidence_intervals(
     """
     true = np.asarray(true, dtype=int)
     correct = true == np.asarray(predicted, dtype=int)
-    n_clips = len(true)
-    if n_clips == 0 or n_resamples < 1:
+    if len(true) == 0 or n_resamples < 1:
         return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
-    rng = np.random.default_rng(seed)
+    accuracies, uars = _bootstrap_accuracy_and_uar(true, correct, np.random.default_rng(seed), n_resamples=n_resamples,
+                                                   n_classes=n_classes, max_cells=max_cells)
+    return _percentile_intervals({"accuracy": accuracies, "uar": uars}, confidence)
+
+
+def _bootstrap_accuracy_and_uar(true: np.ndarray, correct: np.ndarray, rng: np.random.Generator, *, n_resamples: int,
+                                n_classes: int, max_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and UAR of `n_resamples` resamples of the clips (with replacement) drawn from `rng`."""
+    n_clips = len(true)
     # Resamples are drawn in chunks so that memory stays bounded for large corpora.
     chunk = max(1, max_cells // (n_clips * n_classes))
     accuracies, uars = [], []
@@ -145,8 +152,7 @@ def bootstrap_confidence_intervals(
         chunk_accuracies, chunk_uars = _resampled_accuracy_and_uar(true, correct, resample, n_classes)
         accuracies.append(chunk_accuracies)
         uars.append(chunk_uars)
-    return _percentile_intervals({"accuracy": np.concatenate(accuracies), "uar": np.concatenate(uars)},
-                                 confidence)
+    return np.concatenate(accuracies), np.concatenate(uars)
 
 
 def bootstrap_difference_intervals(
@@ -170,4 +176,33 @@ def bootstrap_difference_intervals(
     resample = np.random.default_rng(seed).integers(0, n_clips, size=(n_resamples, n_clips))
     accuracy_a, uar_a = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_a), resample, n_classes)
     accuracy_b, uar_b = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_b), resample, n_classes)
+    return _percentile_intervals({"accuracy": accuracy_a - accuracy_b, "uar": uar_a - uar_b}, confidence)
+
+
+def bootstrap_unpaired_difference_intervals(
+    true_a: np.ndarray,
+    predicted_a: np.ndarray,
+    true_b: np.ndarray,
+    predicted_b: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    n_classes: int = len(CLASSES),
+    max_cells: int = 20_000_000,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap of (metric on clips A) - (metric on clips B) for accuracy and UAR, the two
+    clip sets resampled independently (e.g. in-corpus val against another corpus: no clip is in both).
+
+    Each resample's UAR averages the classes present in it, so a corpus without some class is scored
+    over its own classes. Returns fractions; (nan, nan) when either set is empty.
+    """
+    true_a, true_b = np.asarray(true_a, dtype=int), np.asarray(true_b, dtype=int)
+    if len(true_a) == 0 or len(true_b) == 0 or n_resamples < 1:
+        return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
+    rng = np.random.default_rng(seed)
+    settings = {"n_resamples": n_resamples, "n_classes": n_classes, "max_cells": max_cells}
+    accuracy_a, uar_a = _bootstrap_accuracy_and_uar(true_a, true_a == np.asarray(predicted_a, dtype=int), rng,
+                                                    **settings)
+    accuracy_b, uar_b = _bootstrap_accuracy_and_uar(true_b, true_b == np.asarray(predicted_b, dtype=int), rng,
+                                                    **settings)
     return _percentile_intervals({"accuracy": accuracy_a - accuracy_b, "uar": uar_a - uar_b}, confidence)

@@ -17,8 +17,7 @@ from avemotion.artifacts import read_predictions, write_predictions
 from avemotion.config import (DatasetConfigError, check_datasets, dataset_problems, evaluation_datasets,
                               lacks_organiser_faces, load_config, paper_deviations, training_datasets)
 from avemotion.datasets import label_mapping, pooled_candidates
-from avemotion.evaluation import fuse_dataset
-from avemotion.fusion import fused_rows, load_predictions
+from avemotion.fusion import fuse_with_chosen_weights, fused_rows, load_predictions
 from avemotion.submission import submission_entries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +142,7 @@ def test_an_evaluation_dataset_is_fused_with_the_chosen_weights_over_every_split
                                          np.ones(7))}) for model in ("m1", "m2")}
     weights = tmp_path / "weights.json"
     weights.write_text(json.dumps({"models": ["m1", "m2"], "weights": {"m1": 0.75, "m2": 0.25}}))
-    rows = fuse_dataset(paths, weights, tmp_path / "fusion.tsv")
+    rows = fuse_with_chosen_weights(paths, weights, tmp_path / "fusion.tsv")
     expected = fused_rows(load_predictions(paths), np.array([0.75, 0.25]))
     written = read_predictions(tmp_path / "fusion.tsv")
     assert [r["split"] for r in written] == ["train", "train"]  # an evaluation dataset's train clips are fused too
@@ -153,5 +152,5 @@ def test_an_evaluation_dataset_is_fused_with_the_chosen_weights_over_every_split
     np.testing.assert_allclose(written[1]["probs"], read_predictions(paths["m2"])[1]["probs"], atol=1e-7)
     reordered = dict(reversed(list(paths.items())))
     with pytest.raises(ValueError, match="fuses \\['m1', 'm2'\\]"):
-        fuse_dataset(reordered, weights, tmp_path / "other.tsv")
+        fuse_with_chosen_weights(reordered, weights, tmp_path / "other.tsv")
 

@@ -14,6 +14,7 @@ from avemotion.metrics import (
     accuracy,
     bootstrap_confidence_intervals,
     bootstrap_difference_intervals,
+    bootstrap_unpaired_difference_intervals,
     confusion_matrix,
     confusion_percent,
     label_indices,
@@ -135,6 +136,56 @@ def test_paired_bootstrap_scores_both_predictions_on_the_same_resamples():
     assert differences["uar"] == pytest.approx(tuple(np.percentile(uar_a - uar_b, [10, 90])))
     same = bootstrap_difference_intervals(true, predicted_a, predicted_a, n_resamples=50)
     assert same == {"accuracy": (0.0, 0.0), "uar": (0.0, 0.0)}
+
+
+def test_unpaired_bootstrap_resamples_the_two_clip_sets_independently():
+    true_a, predicted_a = corpus(n_clips=40, seed=3)
+    true_b, predicted_b = corpus(n_clips=25, seed=4)
+    rng = np.random.default_rng(7)  # the seed's resamples: A's, then B's
+    resample_a = rng.integers(0, len(true_a), size=(120, len(true_a)))
+    resample_b = rng.integers(0, len(true_b), size=(120, len(true_b)))
+    accuracy_a, uar_a = resampled_scores(true_a, predicted_a, resample_a)
+    accuracy_b, uar_b = resampled_scores(true_b, predicted_b, resample_b)
+    differences = bootstrap_unpaired_difference_intervals(true_a, predicted_a, true_b, predicted_b, n_resamples=120,
+                                                          seed=7, confidence=0.8)
+    assert differences["accuracy"] == pytest.approx(tuple(np.percentile(accuracy_a - accuracy_b, [10, 90])))
+    assert differences["uar"] == pytest.approx(tuple(np.percentile(uar_a - uar_b, [10, 90])))
+    again = bootstrap_unpaired_difference_intervals(true_a, predicted_a, true_b, predicted_b, n_resamples=120,
+                                                    seed=7, confidence=0.8, max_cells=3 * 7 * len(true_a))
+    assert again == differences  # resampled a few at a time: the same resamples
+    assert bootstrap_unpaired_difference_intervals(true_a, predicted_a, true_b, predicted_b, n_resamples=120,
+                                                   seed=8, confidence=0.8) != differences
+
+
+def test_unpaired_bootstrap_contains_the_difference_and_narrows_with_more_clips():
+    rng = np.random.default_rng(5)
+    widths = []
+    for n in (60, 960):
+        true_a = rng.integers(0, 7, n)
+        predicted_a = np.where(rng.random(n) < 0.7, true_a, (true_a + 1) % 7)
+        true_b = rng.integers(0, 6, n)  # no SU
+        predicted_b = np.where(rng.random(n) < 0.4, true_b, NO_PREDICTION)
+        intervals = bootstrap_unpaired_difference_intervals(true_a, predicted_a, true_b, predicted_b, n_resamples=500)
+        for metric, score in (("accuracy", accuracy), ("uar", unweighted_average_recall)):
+            difference = score(confusion_matrix(true_a, predicted_a)) - score(confusion_matrix(true_b, predicted_b))
+            low, high = intervals[metric]
+            assert low < difference < high, (n, metric)
+        widths.append(intervals["accuracy"][1] - intervals["accuracy"][0])
+    assert widths[1] < widths[0] / 2  # 16x the clips: ~1/4 the width
+
+
+def test_unpaired_bootstrap_of_one_clip_set_against_itself_straddles_zero():
+    true, predicted = corpus(n_clips=80)
+    same = bootstrap_unpaired_difference_intervals(true, predicted, true, predicted, n_resamples=400)
+    for low, high in same.values():
+        assert low < 0 < high and abs(low + high) < 0.5 * (high - low)  # two independent noises around 0
+    # a set without SU, scored perfectly, has UAR 1 over its own six classes in every resample
+    seven, six = np.arange(7).repeat(3), np.arange(6).repeat(3)
+    assert bootstrap_unpaired_difference_intervals(seven, seven, six, six, n_resamples=50) == {
+        "accuracy": (0.0, 0.0), "uar": (0.0, 0.0)}
+    for empty_a, empty_b in ((np.array([], dtype=int), true), (true, np.array([], dtype=int))):
+        nothing = bootstrap_unpaired_difference_intervals(empty_a, empty_a, empty_b, empty_b)
+        assert all(math.isnan(v) for pair in nothing.values() for v in pair)
 
 
 def test_a_class_with_one_clip_is_a_whole_row_in_percent():

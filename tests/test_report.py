@@ -184,6 +184,8 @@ def test_report_files_from_constructed_predictions(tmp_path):
     assert scores["fusion"]["test"].n == 13  # one test clip is unlabelled
     summary = read_tsv(report / "summary.tsv")
     assert {(row["model"], row["split"]) for row in summary} == {(m, s) for m in paths for s in ("val", "test")}
+    assert list(summary[0])[:3] == ["dataset", "role", "model"] and list(summary[0])[-1] == "drop_uar_high"
+    assert {(row["role"], row["drop_accuracy"]) for row in summary} == {("train", "")}  # no evaluation dataset
     for row in summary:
         assert float(row["accuracy_low"]) <= float(row["accuracy"]) <= float(row["accuracy_high"])
     no_prediction = {(row["model"], row["split"]): int(row["n_no_prediction"]) for row in summary}
@@ -250,11 +252,14 @@ def test_summary_lists_the_settings_that_differ_from_the_paper(tmp_path):
 def test_clip_table_without_optional_indices(tmp_path):
     results, _ = _write_inputs(tmp_path)
     table = read_report_table(_inputs(results, {}))
-    assert clips_tsv_columns(table) == ["clip_id", "split", "label", "path", "probe_status", "probe_reason"]
+    assert clips_tsv_columns(table) == ["clip_id", "dataset", "role", "split", "label", "path", "probe_status",
+                                        "probe_reason"]
     statuses = clip_statuses(table)
     assert len(statuses) == 57
-    assert statuses[-1].row() == {"clip_id": "broken_00", "split": "", "label": "", "path": "clips/broken_00.mp4",
-                                  "probe_status": "quarantined", "probe_reason": "clip broken_00: no video stream"}
+    # neither the tables (no dataset column) nor the run (no datasets) name the dataset
+    assert statuses[-1].row() == {"clip_id": "broken_00", "dataset": "", "role": "train", "split": "", "label": "",
+                                  "path": "clips/broken_00.mp4", "probe_status": "quarantined",
+                                  "probe_reason": "clip broken_00: no video stream"}
 
 
 def test_every_input_file_is_read_once(tmp_path, monkeypatch):

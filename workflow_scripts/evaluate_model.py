@@ -1,9 +1,9 @@
 """Snakemake script of rule `evaluate_model`: one trained model on an evaluation dataset
-(avemotion.evaluation.predict_dataset)."""
+(avemotion.models.evaluate.predict_dataset)."""
 
 import torch
 
-from avemotion.evaluation import predict_dataset
+from avemotion.models.evaluate import predict_dataset
 from avemotion.logs import log_to_file
 
 log_to_file(snakemake.log[0])
