@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from snakemake.iocontainers import Namedlist
 
-import avemotion.report
+import avemotion.report.table
 from avemotion.artifacts import read_tsv, write_predictions, write_tsv
 from avemotion.constants import CLASSES, PAPER_CONFUSION_PERCENT
 from avemotion.fusion import run_fusion
@@ -273,7 +273,7 @@ def test_every_input_file_is_read_once(tmp_path, monkeypatch):
         return read_and_count
 
     for name in ("read_tsv", "read_predictions"):
-        monkeypatch.setattr(avemotion.report, name, counted(getattr(avemotion.report, name)))
+        monkeypatch.setattr(avemotion.report.table, name, counted(getattr(avemotion.report.table, name)))
     _build(results, paths)
     assert set(reads) == {*paths.values(), results / "manifest.tsv", results / "quarantine.tsv",
                           results / "media" / "index.tsv", results / "audio" / "index.tsv"}

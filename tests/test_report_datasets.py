@@ -13,6 +13,7 @@ from matplotlib.image import imread
 from snakemake.iocontainers import Namedlist
 
 import avemotion.report
+import avemotion.report.table
 from avemotion.artifacts import read_tsv, write_predictions, write_tsv
 from avemotion.bundle import model_card
 from avemotion.constants import CLASSES
@@ -252,7 +253,7 @@ def test_every_evaluation_file_is_read_once(tmp_path, monkeypatch):
         return read_and_count
 
     for name in ("read_tsv", "read_predictions"):
-        monkeypatch.setattr(avemotion.report, name, counted(getattr(avemotion.report, name)))
+        monkeypatch.setattr(avemotion.report.table, name, counted(getattr(avemotion.report.table, name)))
     _build(results, paths, evaluations={"noisy": evaluation}, pngs=False)
     evaluation_files = {Path(evaluation.manifest), Path(evaluation.quarantine), *map(Path, evaluation.predictions.values()),
                         *map(Path, evaluation.stage_indices.values())}
