@@ -29,6 +29,11 @@ def evaluation_corpus(name: str) -> str:
     return f"{EVALUATE_DIR}/{name}/"
 
 
+def evaluation_name(corpus: str) -> str:
+    """The evaluation dataset's name in a ``{corpus}`` value ("" for the training clips' "")."""
+    return corpus[len(EVALUATE_DIR) + 1:-1] if corpus else ""
+
+
 def corpus_dir(corpus: str) -> str:
     """The results folder of a corpus: ``results/`` or ``results/evaluate/<name>/``."""
     return f"{RESULTS}/{corpus}"

@@ -59,7 +59,8 @@ wildcard_constraints:
 
 def get_final_output():
     """The default target's inputs: every stage's index and QC, every model's predictions and metrics,
-    the fusion, the EmotiW submission, the report and the bundle of the trained network.
+    the fusion, the EmotiW submission, the report, the bundle of the trained network and, for each
+    evaluation dataset, its indices and predictions.
     """
     return (
         ["results/manifest.tsv", "results/quarantine.tsv", "results/media/index.tsv"]
@@ -101,8 +102,7 @@ def corpus_datasets(corpus):
     evaluation dataset of "evaluate/<name>/"."""
     if not corpus:
         return training_datasets(config)
-    name = corpus[len(layout.EVALUATE_DIR) + 1 : -1]
-    return [evaluation_dataset(config, name)]
+    return [evaluation_dataset(config, layout.evaluation_name(corpus))]
 
 
 def dataset_inputs(wildcards):

@@ -154,3 +154,16 @@ def test_an_evaluation_dataset_is_fused_with_the_chosen_weights_over_every_split
     with pytest.raises(ValueError, match="fuses \\['m1', 'm2'\\]"):
         fuse_with_chosen_weights(reordered, weights, tmp_path / "other.tsv")
 
+
+
+def test_an_evaluation_corpus_matches_the_wildcard_and_names_its_dataset():
+    import re
+
+    from avemotion.layout import CORPUS_PATTERN, FACE_STACK, evaluation_corpus, evaluation_name
+
+    corpus = evaluation_corpus("ravdess_2")
+    assert re.fullmatch(CORPUS_PATTERN, corpus) and re.fullmatch(CORPUS_PATTERN, "")
+    assert not re.fullmatch(CORPUS_PATTERN, "evaluate/../") and not re.fullmatch(CORPUS_PATTERN, "media/")
+    assert evaluation_name(corpus) == "ravdess_2" and evaluation_name("") == ""
+    assert str(FACE_STACK.path("c", 4, corpus=corpus, track="b")).startswith("results/evaluate/ravdess_2/faces/b/")
+    assert str(FACE_STACK.path("c", 4, track="b")).startswith("results/faces/b/")
