@@ -390,6 +390,19 @@ def evaluation_checkpoint(wildcards):
     return f"results/models{evaluated_fit(model)}/{model}/checkpoint.pt"
 
 
+def evaluation_device(wildcards):
+    """The device a model predicts an evaluation dataset on: the one the deep models train on (bf16
+    on a GPU, fp32 on a CPU), as for its own val and test rows, so that the cross-corpus drop compares
+    like with like; the CPU for the SVM."""
+    if wildcards.model == "audio_svm":
+        return "cpu"
+    return deep_training_settings()["device"]
+
+
+def evaluation_gpus(wildcards):
+    return int(evaluation_device(wildcards) == "cuda")
+
+
 def evaluation_tables(wildcards):
     """The shard tables of the model's input stage on the evaluation dataset."""
     _, table, _, fixed = MODEL_INPUTS[wildcards.model]

@@ -1,5 +1,6 @@
 # Cross-corpus evaluation (docs/datasets.md#cross-corpus-evaluation): every clip of an evaluation
-# dataset, each split, predicted by each trained model (the refit twin when the fusion refits it)
+# dataset, each split, predicted by each trained model (the refit twin when the fusion refits it, on
+# the device it trained on)
 # and fused with the weights chosen on the training datasets' val split. Nothing trains here, and no
 # training job reads these files: adding or editing an evaluation dataset reruns its own jobs only.
 
@@ -21,8 +22,10 @@ rule evaluate_model:
     resources:
         mem_mb=8000,
         runtime=60,
+        gpu=evaluation_gpus,
     params:
         clips=evaluation_clip_files,
+        device=evaluation_device,
     script:
         "../workflow_scripts/evaluate_model.py"
 

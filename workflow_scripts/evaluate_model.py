@@ -13,4 +13,5 @@ predict_dataset(
     snakemake.input.manifest,
     snakemake.params.clips,
     snakemake.output.predictions,
+    device=snakemake.params.device,
 )
