@@ -243,10 +243,39 @@ def track_face_settings(wildcards):
     A's jobs only). An evaluation dataset has no organisers' face crops (`dataset_faces_dir` holds the
     training AFEW's): its track finds faces with the track's `method`."""
     faces = config["faces"]
+    block = f"track_{wildcards.track}"
+    without_crops = {**faces, block: {**faces[block], "dataset_faces_dir": ""}}
     if wildcards.corpus:
-        block = f"track_{wildcards.track}"
-        faces = {**faces, block: {**faces[block], "dataset_faces_dir": ""}}
-    return track_settings(faces, wildcards.track)
+        return track_settings(without_crops, wildcards.track)
+    settings = track_settings(faces, wildcards.track)
+    if settings["method_settings"]["method"] == "dataset" and datasets_without_crops():
+        # a pooled training set: the clips of its other datasets find faces with the track's method
+        own = track_settings(without_crops, wildcards.track)["method_settings"]
+        settings["method_settings"]["without_crops"] = own
+    return settings
+
+
+def datasets_without_crops():
+    """The training datasets that `faces.track_*.dataset_faces_dir` does not cover: in a pool with an
+    AFEW dataset the crops are its organisers', so every other dataset; none otherwise (the crops
+    are the one dataset's own)."""
+    trained = training_datasets(config)
+    if len(trained) < 2 or not any(entry["kind"] == "afew" for entry in trained):
+        return []
+    return [entry["name"] for entry in trained if entry["kind"] != "afew"]
+
+
+def shard_crop_clips(wildcards):
+    """params of `faces`: the shard's clips that have the dataset's face crops (of an AFEW dataset),
+    where a pooled training set also holds clips without them; None: every clip, or no crops read.
+    """
+    if wildcards.corpus or not datasets_without_crops():
+        return None
+    if not config["faces"][f"track_{wildcards.track}"]["dataset_faces_dir"]:
+        return None
+    rows = shard_rows(wildcards)
+    others = set(datasets_without_crops())
+    return sorted(clip for clip, row in rows.items() if row["dataset"] not in others)
 
 
 def pretraining_files(wildcards):

@@ -25,6 +25,7 @@ rule faces:
         faces=track_face_settings,
         videos=shard_videos,
         media=layout.TIMELINE.shard_dir,
+        crop_clips=shard_crop_clips,
     script:
         "../workflow_scripts/faces.py"
 

@@ -119,11 +119,16 @@ def cremad_dataset(root: Path) -> tuple[Fixture, dict]:
 
 @pytest.fixture(scope="module")
 def pooled_run(tmp_path_factory) -> DatasetRun:
-    """RAVDESS and CREMA-D pooled: both datasets' train splits train the models, both val splits
-    choose the fusion weights."""
+    """AFEW, RAVDESS and CREMA-D pooled: the three train splits train the models, the three val
+    splits choose the fusion weights; track B reads the organisers' crops for the AFEW clips and finds
+    the others' faces with dlib."""
+    afew_root = tmp_path_factory.mktemp("afew_data")
+    afew = write_afew_fixture(afew_root, seed=6, train=7, val=4, test=4, duration_s=DURATION_S)
     ravdess, ravdess_entry = ravdess_dataset(tmp_path_factory.mktemp("ravdess_data"))
     cremad, cremad_entry = cremad_dataset(tmp_path_factory.mktemp("cremad_data"))
-    return run_dataset(tmp_path_factory.mktemp("pooled_run"), ravdess, cremad.paths(), [ravdess_entry, cremad_entry])
+    return run_dataset(tmp_path_factory.mktemp("pooled_run"), afew, ravdess.paths() + cremad.paths(),
+                       [{"kind": "afew", "path": str(afew_root)}, ravdess_entry, cremad_entry],
+                       {"faces": {"track_b": {"dataset_faces_dir": str(afew.faces_dir)}}})
 
 
 RUNS = ["afew_run", "pooled_run"]
@@ -355,12 +360,27 @@ def test_adding_a_dataset_to_the_pooled_training_set_retrains(afew_run: DatasetR
 def test_pooled_training_keeps_every_dataset_in_the_tables(pooled_run: DatasetRun):
     results = pooled_run.results
     manifest = read_tsv(results / "manifest.tsv")
-    assert {row["dataset"] for row in manifest} == {"ravdess", "cremad"}
-    for name in ("ravdess", "cremad"):
+    assert {row["dataset"] for row in manifest} == {"afew", "ravdess", "cremad"}
+    for name in ("afew", "ravdess", "cremad"):
         assert {row["split"] for row in manifest if row["dataset"] == name} == {"train", "val", "test"}
     assert len({row["clip_id"] for row in manifest}) == len(manifest)
     weights = (results / "fusion" / "weights.json").read_text()
     n_val = sum(1 for row in manifest if row["split"] == "val" and row["label"])
-    assert f'"n_val": {n_val}' in weights  # both datasets' val clips chose the weights
+    assert f'"n_val": {n_val}' in weights  # every dataset's val clips chose the weights
     summary = read_tsv(results / "report" / "summary.tsv")
-    assert {row["dataset"] for row in summary} >= {"ravdess+cremad", "ravdess", "cremad"}
+    assert {row["dataset"] for row in summary} >= {"afew+ravdess+cremad", "afew", "ravdess", "cremad"}
+    # the EmotiW submission: AFEW's test clips only
+    afew_tests = {row["clip_id"] for row in manifest + read_tsv(results / "quarantine.tsv")
+                  if row["split"] == "test" and row["dataset"] == "afew"}
+    assert {row["clip_id"] for row in read_tsv(results / "submission" / "predictions.tsv")} == afew_tests
+
+
+def test_pooled_track_b_reads_the_crops_of_afew_clips_and_finds_the_others_faces(pooled_run: DatasetRun):
+    import h5py
+
+    methods = {}
+    for row in read_tsv(pooled_run.results / "manifest.tsv"):
+        stack = FACE_STACK.path(row["clip_id"], pooled_run.config["shards"], pooled_run.workdir, track="b")
+        with h5py.File(stack, "r") as handle:
+            methods.setdefault(row["dataset"], set()).add(str(handle.attrs["method"]))
+    assert methods == {"afew": {"dataset"}, "ravdess": {"dlib"}, "cremad": {"dlib"}}

@@ -5,7 +5,7 @@ import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 
@@ -156,7 +156,11 @@ class FaceTrackExtractor:
     face check keep no state from one clip to the next, so a clip's stack does not depend on the
     clips extracted before it. ``settings`` is :func:`track_settings`'s block for ``track`` (result
     settings only); ``queue_size`` (config ``faces.queue_size``, a run setting) bounds the decoded
-    frames waiting for analysis."""
+    frames waiting for analysis.
+
+    A track that reads the dataset's own face crops may also hold, as ``method_settings
+    ["without_crops"]``, the method of the clips that have none (the other datasets of a pooled
+    training set): those clips are analysed with it (`extract(..., crops=False)`)."""
 
     def __init__(self, settings: Mapping, track: str, queue_size: int) -> None:
         self.settings, self.track, self.queue_size = settings, track, int(queue_size)
@@ -166,20 +170,30 @@ class FaceTrackExtractor:
         self.coverage = Coverage.from_config(settings)
         self.analyzer: FaceAnalyzer | None = None
         self.check: FaceCheck | None = None
-        if self.method_settings["method"] != "dataset":
-            self.analyzer = make_analyzer(self.method_settings, float(settings["min_detection_confidence"]))
+        analysed = self.method_settings.get("without_crops") if self.reads_crops else self.method_settings
+        if analysed is not None:
+            self.analyzer = make_analyzer(analysed, float(settings["min_detection_confidence"]))
             self.check = FaceCheck(min_score=float(settings["check_min_score"]))
+
+    @property
+    def reads_crops(self) -> bool:
+        return self.method_settings["method"] == "dataset"
 
     @property
     def method(self) -> str:
         return str(self.method_settings["method"])
 
-    def extract(self, video_path: str | Path, timeline_path: str | Path, out_path: str | Path) -> FaceTrackResult:
+    def extract(self, video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
+                crops: bool = True) -> FaceTrackResult:
+        """One clip's stack: from the dataset's crops when the track reads them and ``crops`` (the
+        clip's dataset has them), else found in the video."""
         timeline = Timeline.read(timeline_path)
-        if self.analyzer is None:
+        if self.reads_crops and crops:
             return extract_faces_from_dataset(self.method_settings["dataset_faces_dir"], timeline, out_path, self.size,
                                               self.track, int(self.method_settings["dataset_frame_offset"]),
                                               self.coverage, self.gzip_level)
+        if self.analyzer is None:
+            raise ValueError("the track reads the dataset's face crops, which this clip's dataset does not have")
         return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
                                         self.queue_size, int(self.settings["redetect_every"]), self.check,
                                         self.coverage, gzip_level=self.gzip_level)
@@ -218,10 +232,12 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
 
 
 def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
-                       track: str, table_path: str | Path, queue_size: int) -> dict[str, str]:
+                       track: str, table_path: str | Path, queue_size: int,
+                       crop_clips: Collection[str] | None = None) -> dict[str, str]:
     """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
     ``videos``: {clip_id: video path}; each clip's timeline is in the media shard's folder
-    ``media_dir`` (:data:`avemotion.layout.TIMELINE`). Returns {clip_id: reason} of the clips whose
+    ``media_dir`` (:data:`avemotion.layout.TIMELINE`). ``crop_clips``: where a track reads the dataset's
+    crops, the clips that have them (None: every clip). Returns {clip_id: reason} of the clips whose
     extraction raised (written quarantined). Last, the shard table ``table_path``."""
     from ..layout import FACE_STACK, TIMELINE
     from ..shards import run_each_clip
@@ -232,7 +248,8 @@ def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir
         return run_each_clip(
             sorted(videos), f"faces track {track}",
             lambda clip_id: extractor.extract(videos[clip_id], TIMELINE.in_folder(media_dir, clip_id),
-                                              FACE_STACK.in_folder(folder, clip_id)),
+                                              FACE_STACK.in_folder(folder, clip_id),
+                                              crops=crop_clips is None or clip_id in crop_clips),
             lambda clip_id, failure: extractor.write_quarantined(clip_id, TIMELINE.in_folder(media_dir, clip_id),
                                                                  FACE_STACK.in_folder(folder, clip_id), failure),
             table_path)
