@@ -522,6 +522,15 @@ def pooled_candidates(datasets: Sequence[Mapping], demo_list: str = "results/dem
     return unique, rejected + [dataclasses.replace(r, dataset=by_path.get(r.path, "")) for r in duplicates]
 
 
+def crop_folders(rows: Mapping[str, Mapping], without_crops: Iterable[str]) -> dict[str, str]:
+    """{clip id: the folder of its face crops} for the manifest ``rows`` ({clip id: row}) whose dataset
+    ships crops, i.e. is not among ``without_crops`` (AFEW's, named like the clip's video file). A clip
+    id :func:`pooled_candidates` prefixed still finds the folder of its own name."""
+    others = set(without_crops)
+    return {clip_id: clip_id_from_stem(Path(row["path"]).stem)
+            for clip_id, row in sorted(rows.items()) if row["dataset"] not in others}
+
+
 def _unique_clip_ids(candidates: list[Candidate], rejections: list[Rejection]
                      ) -> tuple[list[Candidate], list[Rejection]]:
     """Reject the second and later candidates of one clip id (with their audio files)."""

@@ -87,3 +87,9 @@ AUDIO_FEATURES: dict[str, ClipArtifact] = {"is10": IS10, "shortterm": SHORTTERM,
 MEDIA_TABLE = shard_table(MEDIA_DIR)
 FACES_TABLE = shard_table(FACES_DIR)
 AUDIO_TABLE = shard_table(AUDIO_DIR)
+
+
+def model_file(model: str, refit: bool = False, results_dir: str | Path = RESULTS) -> Path:
+    """A trained model's file, as the model rules write it: ``results/models/<model>/checkpoint.pt``;
+    the refit twin's (trained on train + val) in ``models_refit/``."""
+    return Path(results_dir) / ("models_refit" if refit else "models") / model / "checkpoint.pt"

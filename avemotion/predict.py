@@ -35,7 +35,7 @@ from .artifacts import STATUS_OK, read_status
 from .constants import CLASS_NAMES, CLASSES, FACE_TRACKS, FUSION
 from .datasets import VIDEO_SUFFIXES, clip_id_from_stem
 from .fusion import clip_weights, fuse_probabilities, fusion_note
-from .layout import AUDIO_FEATURES, TIMELINE, WAV
+from .layout import AUDIO_FEATURES, TIMELINE, WAV, model_file
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +159,6 @@ def read_fusion_weights(results_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
-def model_file(results_dir: str | os.PathLike, model: str, refit: bool = False) -> Path:
-    """`results/models/{model}/checkpoint.pt`; `models_refit/` in refit mode."""
-    return Path(results_dir) / ("models_refit" if refit else "models") / model / "checkpoint.pt"
-
-
 @contextmanager
 def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -208,7 +203,7 @@ class Predictor:
             fusion = read_fusion_weights(results_dir)
 
             def load(model: str):
-                return load_trained_model(model_file(results_dir, model, self.refit), device)
+                return load_trained_model(model_file(model, self.refit, results_dir), device)
         self.weights: dict[str, float] = {m: float(fusion["weights"][m]) for m in fusion["models"]}
         # paper 3.2: with refit the fused test predictions came from the models retrained on train+val
         self.refit = bool(fusion.get("refit", False))

@@ -266,16 +266,14 @@ def datasets_without_crops():
 
 
 def shard_crop_clips(wildcards):
-    """params of `faces`: the shard's clips that have the dataset's face crops (of an AFEW dataset),
-    where a pooled training set also holds clips without them; None: every clip, or no crops read.
-    """
+    """params of `faces`: {clip id: crop folder} of the shard's clips that have the dataset's face
+    crops (of an AFEW dataset), where a pooled training set also holds clips without them; None:
+    every clip, or no crops read."""
     if wildcards.corpus or not datasets_without_crops():
         return None
     if not config["faces"][f"track_{wildcards.track}"]["dataset_faces_dir"]:
         return None
-    rows = shard_rows(wildcards)
-    others = set(datasets_without_crops())
-    return sorted(clip for clip, row in rows.items() if row["dataset"] not in others)
+    return datasets.crop_folders(shard_rows(wildcards), datasets_without_crops())
 
 
 def pretraining_files(wildcards):
@@ -336,9 +334,9 @@ def report_models():
 def bundle_checkpoints(wildcards):
     """The model file of each fused model: the refit twin's when the fusion refits (its test
     predictions are the fused ones, paper 3.2)."""
-    models = "models_refit" if config["fusion"]["refit"] else "models"
+    refit = config["fusion"]["refit"]
     return {
-        model: f"results/{models}/{model}/checkpoint.pt"
+        model: str(layout.model_file(model, refit))
         for model in config["fusion"]["models"]
     }
 
@@ -407,16 +405,12 @@ MODEL_INPUTS = {
 }
 
 
-def evaluated_fit(model):
+def evaluation_checkpoint(wildcards):
     """The model an evaluation dataset is predicted with: the refit twin (train+val) when the fusion
     refits and fuses this model, as on the training dataset's test split (paper 3.2)."""
-    refit = config["fusion"]["refit"] and model in config["fusion"]["models"]
-    return "_refit" if refit else ""
-
-
-def evaluation_checkpoint(wildcards):
     model = wildcards.model
-    return f"results/models{evaluated_fit(model)}/{model}/checkpoint.pt"
+    refit = config["fusion"]["refit"] and model in config["fusion"]["models"]
+    return str(layout.model_file(model, refit))
 
 
 def evaluation_device(wildcards):

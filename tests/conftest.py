@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,21 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     run = DemoRun(workdir=workdir, configfile=configfile, config=config)
     run.snakemake("--cores", "2")
     return run
+
+
+@pytest.fixture
+def report_reads(monkeypatch: pytest.MonkeyPatch) -> "Counter[Path]":
+    """How often the report's table reads each file (read_tsv, read_predictions), counted as it builds."""
+    import avemotion.report.table
+
+    reads: Counter[Path] = Counter()
+
+    def counted(read):
+        def read_and_count(path):
+            reads[Path(path)] += 1
+            return read(path)
+        return read_and_count
+
+    for name in ("read_tsv", "read_predictions"):
+        monkeypatch.setattr(avemotion.report.table, name, counted(getattr(avemotion.report.table, name)))
+    return reads

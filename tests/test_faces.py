@@ -17,6 +17,7 @@ from snakemake.utils import validate
 from avemotion.artifacts import read_tsv
 from avemotion.constants import FACE_TRACKS, VGG_INPUT_SIZE
 from avemotion.config import DEFAULT_CONFIG, SCHEMA, track_settings
+from avemotion.datasets import crop_folders
 from avemotion.faces import (
     Detection, FaceLandmarks, DlibFaces, MediaPipeFaces, Timeline, eye_corner_template, extract_face_shard, extract_face_track,
     extract_faces_from_dataset,
@@ -346,6 +347,42 @@ def test_dataset_face_crops(tmp_path):
     np.testing.assert_array_equal(stack.timeline, [{0: 0, 2: 1, 3: 2}.get(int(f), -1) for f in timeline.timeline])
     missing = extract_faces_from_dataset(tmp_path / "Faces", timeline_for("999", 4), tmp_path / "m.h5", 32)
     assert missing.status == "quarantined" and "999" in missing.reason
+
+
+def test_a_pooled_shard_reads_each_afew_clip_from_its_own_crop_folder_and_finds_the_others_faces(tmp_path):
+    """A pooled training set with AFEW's crops: an AFEW clip whose id the pool prefixed reads the folder
+    of its own name; another dataset's clip is analysed with the track's method."""
+    folder = tmp_path / "Faces" / "Val" / "Happy" / "000123"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for frame in (0, 1, 3):
+        cv2.imwrite(str(folder / f"{frame:05d}.png"), rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    settings = face_settings("b", size=32, method="dlib", dataset_faces_dir=str(tmp_path / "Faces"))
+    settings["method_settings"]["without_crops"] = face_settings("b", size=32, method="dlib")["method_settings"]
+    astronaut, astronaut_eyes = PHOTOS["astronaut"]
+    frames = [place_photo(cluttered_background(i), astronaut, astronaut_eyes, 0.0, 0.8, (320, 220)) for i in range(4)]
+    media = tmp_path / "media"
+    media.mkdir()
+    videos = {"afew_000123": "unused.avi", "ravdess_000123": str(write_clip(tmp_path / "r.mp4", frames, lossless=True))}
+    for clip in videos:
+        write_timeline(media / f"{clip}.timeline.json", timeline_for(clip, 4))
+    rows = {"afew_000123": {"dataset": "afew", "path": "/data/AFEW/Val_AFEW/Happy/000123.avi"},
+            "ravdess_000123": {"dataset": "ravdess", "path": videos["ravdess_000123"]}}
+    crop_clips = crop_folders(rows, ["ravdess"])
+    assert crop_clips == {"afew_000123": "000123"}
+    failed = extract_face_shard(videos, media, tmp_path / "shard", settings, "b", tmp_path / "shard.tsv", QUEUE_SIZE,
+                                crop_clips=crop_clips)
+    assert failed == {}
+    stacks = {}
+    for clip in videos:
+        with h5py.File(tmp_path / "shard" / f"{clip}.h5", "r") as handle:
+            stacks[clip] = (str(handle.attrs["method"]), str(handle.attrs["status"]), handle["frame_index"][:].tolist())
+    assert stacks == {"afew_000123": ("dataset", "ok", [0, 1, 3]), "ravdess_000123": ("dlib", "ok", [0, 1, 2, 3])}
+    unprefixed = extract_face_shard({"afew_000123": "unused.avi"}, media, tmp_path / "plain", settings, "b",
+                                    tmp_path / "plain.tsv", QUEUE_SIZE)
+    assert unprefixed == {}
+    missing = read_face_stack(tmp_path / "plain" / "afew_000123.h5")
+    assert missing.status == "quarantined" and "no face folder named 'afew_000123'" in missing.reason
 
 
 def test_track_settings_separate_the_tracks_and_keep_what_the_method_reads():

@@ -3,14 +3,11 @@ read once), the rule's inputs, and the report of the shared demo run."""
 from __future__ import annotations
 
 import json
-from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 from snakemake.iocontainers import Namedlist
 
-import avemotion.report.table
 from avemotion.artifacts import read_tsv, write_predictions, write_tsv
 from avemotion.constants import CLASSES, PAPER_CONFUSION_PERCENT
 from avemotion.fusion import run_fusion
@@ -262,22 +259,12 @@ def test_clip_table_without_optional_indices(tmp_path):
                                   "probe_reason": "clip broken_00: no video stream"}
 
 
-def test_every_input_file_is_read_once(tmp_path, monkeypatch):
+def test_every_input_file_is_read_once(tmp_path, report_reads):
     results, paths = _write_inputs(tmp_path)
-    reads = Counter()
-
-    def counted(read):
-        def read_and_count(path):
-            reads[Path(path)] += 1
-            return read(path)
-        return read_and_count
-
-    for name in ("read_tsv", "read_predictions"):
-        monkeypatch.setattr(avemotion.report.table, name, counted(getattr(avemotion.report.table, name)))
     _build(results, paths)
-    assert set(reads) == {*paths.values(), results / "manifest.tsv", results / "quarantine.tsv",
-                          results / "media" / "index.tsv", results / "audio" / "index.tsv"}
-    assert set(reads.values()) == {1}
+    assert set(report_reads) == {*paths.values(), results / "manifest.tsv", results / "quarantine.tsv",
+                                        results / "media" / "index.tsv", results / "audio" / "index.tsv"}
+    assert set(report_reads.values()) == {1}
 
 
 def test_report_lists_the_submission(tmp_path):

@@ -4,7 +4,6 @@ classes, "absent" confusion rows), summary.md's dataset and cross-corpus section
 PNG's cross-corpus panels, and the model card of a pooled run with cross-corpus rows."""
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -240,25 +239,15 @@ def test_confusion_png_adds_a_cross_corpus_panel_with_the_absent_row(cross_corpu
     assert with_panel.shape[1] > without_panel.shape[1] * 1.2
 
 
-def test_every_evaluation_file_is_read_once(tmp_path, monkeypatch):
+def test_every_evaluation_file_is_read_once(tmp_path, report_reads):
     results = tmp_path / "results"
     paths = _write_training(results, ("afew",), dataset_cell=False)
     evaluation = _write_evaluation(results)
-    reads = Counter()
-
-    def counted(read):
-        def read_and_count(path):
-            reads[Path(path)] += 1
-            return read(path)
-        return read_and_count
-
-    for name in ("read_tsv", "read_predictions"):
-        monkeypatch.setattr(avemotion.report.table, name, counted(getattr(avemotion.report.table, name)))
     _build(results, paths, evaluations={"noisy": evaluation}, pngs=False)
     evaluation_files = {Path(evaluation.manifest), Path(evaluation.quarantine), *map(Path, evaluation.predictions.values()),
                         *map(Path, evaluation.stage_indices.values())}
-    assert evaluation_files <= set(reads) and all(reads[path] == 1 for path in evaluation_files)
-    assert set(reads.values()) == {1}
+    assert evaluation_files <= set(report_reads) and all(report_reads[path] == 1 for path in evaluation_files)
+    assert set(report_reads.values()) == {1}
 
 
 def test_pooled_training_scores_each_training_dataset_on_its_own_clips(tmp_path):

@@ -41,16 +41,17 @@ def find_dataset_face_images(faces_dir: str | Path, clip_id: str) -> dict[int, P
 
 def extract_faces_from_dataset(faces_dir: str | Path, timeline: Timeline, out_path: str | Path, size: int,
                                track: str = "b", frame_offset: int = 0, coverage: Coverage = Coverage(),
-                               gzip_level: int = 1) -> FaceTrackResult:
+                               gzip_level: int = 1, folder: str | None = None) -> FaceTrackResult:
     """Track B from the dataset's aligned crops, resized to ``size``; frame number + ``frame_offset``
     gives the source frame index. No landmarks (K = 0); eye corners NaN; scores 1. ``gzip_level``:
-    :class:`.FaceStackWriter`'s."""
+    :class:`.FaceStackWriter`'s. ``folder``: the name of the clip's crop folder (None: its id)."""
     import cv2
     import h5py
 
-    images = find_dataset_face_images(faces_dir, timeline.clip_id)
+    folder = folder or timeline.clip_id
+    images = find_dataset_face_images(faces_dir, folder)
     wanted = set(int(i) for i in timeline.unique_frames)
-    failure = None if images else f"no face folder named {timeline.clip_id!r} under {faces_dir}"
+    failure = None if images else f"no face folder named {folder!r} under {faces_dir}"
     with atomic_output(out_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as handle:
         writer = FaceStackWriter(handle, size, 0, gzip_level=gzip_level)
         for number, path in sorted(images.items()):

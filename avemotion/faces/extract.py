@@ -5,7 +5,7 @@ import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -184,14 +184,15 @@ class FaceTrackExtractor:
         return str(self.method_settings["method"])
 
     def extract(self, video_path: str | Path, timeline_path: str | Path, out_path: str | Path,
-                crops: bool = True) -> FaceTrackResult:
+                crops: bool = True, crop_folder: str | None = None) -> FaceTrackResult:
         """One clip's stack: from the dataset's crops when the track reads them and ``crops`` (the
-        clip's dataset has them), else found in the video."""
+        clip's dataset has them; in the folder ``crop_folder``, None: the clip's id), else found in the
+        video."""
         timeline = Timeline.read(timeline_path)
         if self.reads_crops and crops:
             return extract_faces_from_dataset(self.method_settings["dataset_faces_dir"], timeline, out_path, self.size,
                                               self.track, int(self.method_settings["dataset_frame_offset"]),
-                                              self.coverage, self.gzip_level)
+                                              self.coverage, self.gzip_level, crop_folder)
         if self.analyzer is None:
             raise ValueError("the track reads the dataset's face crops, which this clip's dataset does not have")
         return extract_faces_from_video(video_path, timeline, out_path, self.analyzer, self.size, self.track,
@@ -233,11 +234,12 @@ def extract_face_track(video_path: str | Path, timeline_path: str | Path, out_pa
 
 def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir: str | Path, settings: Mapping,
                        track: str, table_path: str | Path, queue_size: int,
-                       crop_clips: Collection[str] | None = None) -> dict[str, str]:
+                       crop_clips: Mapping[str, str] | None = None) -> dict[str, str]:
     """Rule ``faces``: one shard's face stacks for one track, ``<clip>.h5`` in ``out_dir``.
     ``videos``: {clip_id: video path}; each clip's timeline is in the media shard's folder
     ``media_dir`` (:data:`avemotion.layout.TIMELINE`). ``crop_clips``: where a track reads the dataset's
-    crops, the clips that have them (None: every clip). Returns {clip_id: reason} of the clips whose
+    crops, {clip id: crop folder} of the clips that have them (None: every clip, in the folder of
+    its id). Returns {clip_id: reason} of the clips whose
     extraction raised (written quarantined). Last, the shard table ``table_path``."""
     from ..layout import FACE_STACK, TIMELINE
     from ..shards import run_each_clip
@@ -249,7 +251,8 @@ def extract_face_shard(videos: Mapping[str, str], media_dir: str | Path, out_dir
             sorted(videos), f"faces track {track}",
             lambda clip_id: extractor.extract(videos[clip_id], TIMELINE.in_folder(media_dir, clip_id),
                                               FACE_STACK.in_folder(folder, clip_id),
-                                              crops=crop_clips is None or clip_id in crop_clips),
+                                              crops=crop_clips is None or clip_id in crop_clips,
+                                              crop_folder=None if crop_clips is None else crop_clips.get(clip_id)),
             lambda clip_id, failure: extractor.write_quarantined(clip_id, TIMELINE.in_folder(media_dir, clip_id),
                                                                  FACE_STACK.in_folder(folder, clip_id), failure),
             table_path)
