@@ -80,7 +80,8 @@ def evaluation_names():
 
 
 def evaluation_outputs():
-    """Every evaluation dataset's stage indices and predictions (each model's and the fused)."""
+    """Every evaluation dataset's stage indices, face QC and predictions (each model's and the
+    fused)."""
     outputs = []
     for name in evaluation_names():
         folder = layout.corpus_dir(layout.evaluation_corpus(name))
@@ -90,7 +91,8 @@ def evaluation_outputs():
             f"{folder}media/index.tsv",
         ]
         outputs += expand(f"{folder}faces/{{track}}/index.tsv", track=FACE_TRACKS)
-        outputs += [f"{folder}audio/index.tsv"]
+        outputs += expand(f"{folder}faces/qc/montage_{{split}}.png", split=SPLITS)
+        outputs += [f"{folder}faces/qc/detection.tsv", f"{folder}audio/index.tsv"]
         outputs += expand(
             f"{folder}predictions/{{model}}.tsv", model=MODELS + (FUSION,)
         )
@@ -232,9 +234,10 @@ def per_clip(artifact, with_audio=False):
 
 
 def face_stacks_by_track(wildcards):
-    """{track: {clip_id: face stack}} over every face track (params of `faces_qc`)."""
+    """{track: {clip_id: face stack}} of the corpus over every face track (params of `faces_qc`)."""
     return {
-        track: per_clip(layout.FACE_STACK)({"track": track}) for track in FACE_TRACKS
+        track: per_clip(layout.FACE_STACK)({"corpus": wildcards.corpus, "track": track})
+        for track in FACE_TRACKS
     }
 
 

@@ -54,33 +54,33 @@ rule faces_index:
 
 rule faces_qc:
     input:
-        manifest="results/manifest.tsv",
+        manifest="results/{corpus}manifest.tsv",
         shards=per_shard(layout.FACES_TABLE, track=FACE_TRACKS),
     output:
         montage_train=report(
-            "results/faces/qc/montage_train.png",
+            "results/{corpus}faces/qc/montage_train.png",
             caption="../report/faces_montage.rst",
             category="Faces",
         ),
         montage_val=report(
-            "results/faces/qc/montage_val.png",
+            "results/{corpus}faces/qc/montage_val.png",
             caption="../report/faces_montage.rst",
             category="Faces",
         ),
         montage_test=report(
-            "results/faces/qc/montage_test.png",
+            "results/{corpus}faces/qc/montage_test.png",
             caption="../report/faces_montage.rst",
             category="Faces",
         ),
         detection=report(
-            "results/faces/qc/detection.tsv",
+            "results/{corpus}faces/qc/detection.tsv",
             caption="../report/faces_detection.rst",
             category="Faces",
         ),
     log:
-        "results/logs/faces_qc/faces_qc.log",
+        "results/logs/{corpus}faces_qc/faces_qc.log",
     benchmark:
-        "results/benchmarks/faces_qc/faces_qc.tsv"
+        "results/benchmarks/{corpus}faces_qc/faces_qc.tsv"
     conda:
         "../envs/faces.yaml"
     threads: 1

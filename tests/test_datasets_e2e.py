@@ -23,7 +23,7 @@ import yaml
 
 from avemotion.artifacts import read_predictions, read_tsv
 from avemotion.config import load_config, merge_config, training_datasets
-from avemotion.constants import CLASSES, EMOTIW_EMOTIONS, MODELS
+from avemotion.constants import CLASSES, EMOTIW_EMOTIONS, MODELS, SPLITS
 from avemotion.demo import write_clip
 from avemotion.layout import FACE_STACK
 from conftest import REPO, run_snakemake
@@ -242,8 +242,8 @@ def test_afew_submission_covers_every_test_clip(afew_run: DatasetRun):
     assert f"holds {len(files)} `<clip_id>.txt` files" in summary and "refit mode" in summary
 
 
-EVALUATION_RULES = {"manifest", "media", "media_index", "faces", "faces_index", "audio_features", "audio_index",
-                    "evaluate_model", "evaluate_fusion"}
+EVALUATION_RULES = {"manifest", "media", "media_index", "faces", "faces_index", "faces_qc", "audio_features",
+                    "audio_index", "evaluate_model", "evaluate_fusion"}
 TRAINING_RULES = {"vgg_lstm", "audio_svm", "audio_lstm", "inception_lstm", "fusion"}
 
 
@@ -267,6 +267,10 @@ def test_every_evaluation_clip_is_accounted_for_and_predicted(afew_run: DatasetR
             assert len(ok) >= len(rows) / 2, f"{name}, {model}: only {len(ok)} of {len(rows)} clips predicted"
         reported = [row for row in clips if row["dataset"] == name]
         assert len(reported) == len(manifest) + len(quarantine) and {r["role"] for r in reported} == {"evaluate"}
+        # its own face QC: a montage per split and every clip's detection rate per track
+        detection = read_tsv(folder / "faces" / "qc" / "detection.tsv")
+        assert {row["clip_id"]: (row["split"], row["label"]) for row in detection} == expected, name
+        assert all((folder / "faces" / "qc" / f"montage_{split}.png").stat().st_size > 0 for split in SPLITS)
     # the evaluation clips' track B finds faces itself: the organisers' crops are the training AFEW's
     ravdess = read_tsv(afew_run.results / "evaluate" / "ravdess" / "manifest.tsv")
     stack = FACE_STACK.path(ravdess[0]["clip_id"], afew_run.config["shards"], afew_run.workdir,
