@@ -13,7 +13,7 @@ audio) is fused over the models that saw it, with their weights renormalised to 
 every model that saw it has weight 0 they get equal weights. A clip no model saw gets no prediction
 (a quarantined row with every model's reason), scored as a miss. `fuse_probabilities` is that one
 rule: the pipeline's fused rows, the grid search on val (every weight vector is scored with it) and
-`avemotion predict` (`predict.fuse_available`) all call it. Not in the paper, which does not say what
+`avemotion predict` (`fuse_available`, one clip) all call it. Not in the paper, which does not say what
 it did with clips without a face.
 """
 from __future__ import annotations
@@ -323,6 +323,26 @@ def fusion_note(models: Sequence[str], weights: Sequence[float], seen: Sequence[
         notes.append(f"the models that see this clip ({', '.join(available)}) all have fusion weight 0: "
                      f"fused with equal weights")
     return "; ".join(notes)
+
+
+def fuse_available(probs: Mapping[str, np.ndarray | None], weights: Mapping[str, float]
+                   ) -> tuple[np.ndarray | None, dict[str, float], str]:
+    """One clip through the pipeline's fusion (`fusion.fuse_probabilities`): the weighted sum of the
+    available models' probabilities, weights renormalised over them.
+
+    `probs` maps each fused model to its probabilities, or None when it cannot see the clip.
+    Returns (fused [7] or None when no model is available, the weight used per model, a note that
+    says what was left out, "" when nothing was: `fusion.fusion_note`).
+    """
+    models = list(weights)
+    seen = np.array([[probs.get(m) is not None] for m in models])  # [M, 1]
+    stacked = np.stack([np.full(N_CLASSES, np.nan) if probs.get(m) is None else np.asarray(probs[m], dtype=float)
+                        for m in models])[:, None, :]
+    model_weights = np.array([float(weights[m]) for m in models])
+    fused = fuse_probabilities(stacked, seen, model_weights)[0]
+    used = {m: float(w) for m, w in zip(models, clip_weights(model_weights, seen)[:, 0])}
+    note = fusion_note(models, model_weights, seen[:, 0])
+    return (None if not seen.any() else fused), used, note
 
 
 def fused_rows(predictions: AlignedPredictions, weights: np.ndarray) -> list[dict[str, object]]:
