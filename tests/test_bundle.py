@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from avemotion import bundle as bundle_module
+from avemotion.bundle import read as bundle_read, spec as bundle_spec
 from avemotion.bundle import BundleError, read_bundle, write_bundle
 from avemotion.models import load_trained_model, predict_clip_probabilities, trained_model_from_weights
 import synthetic_corpus as synthetic
@@ -162,11 +162,11 @@ def test_tampered_bundles_are_refused_with_the_member_named(bundle_path, tmp_pat
 
 def test_another_format_version_is_refused_and_another_avemotion_version_is_named(bundle_path, tmp_path,
                                                                                   monkeypatch):
-    monkeypatch.setattr(bundle_module, "FORMAT_VERSION", bundle_module.FORMAT_VERSION + 1)
+    monkeypatch.setattr(bundle_read, "FORMAT_VERSION", bundle_read.FORMAT_VERSION + 1)  # the reader's
     with pytest.raises(BundleError, match=r"bundle format version 1 .* reads version 2 only"):
         read_bundle(bundle_path)
     monkeypatch.undo()
-    monkeypatch.setattr(bundle_module, "__version__", "0.0.1")
+    monkeypatch.setattr(bundle_spec, "__version__", "0.0.1")
     contents = read_bundle(bundle_path)  # the same format: it loads, and says what differs
     assert any(line.startswith("avemotion: bundle written with 0.1.0, this is 0.0.1") for line in contents.differences())
 
