@@ -180,6 +180,12 @@ def set_status(h5_object, status: str, reason: str = "") -> None:
     h5_object.attrs["reason"] = reason
 
 
+def read_fusion_weights(path: str | os.PathLike) -> dict:
+    """``fusion/weights.json`` as the fusion stage writes it: the fused ``models`` in order, their
+    ``weights``, ``refit`` and the grid search's scores."""
+    return json.loads(Path(path).read_text())
+
+
 def read_status(path: str | os.PathLike) -> tuple[str, str]:
     """Return (status, reason) of a per-clip HDF5 artifact."""
     with h5py.File(path, "r") as handle:

@@ -23,13 +23,19 @@ import json
 import logging
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .artifacts import STATUS_OK, STATUS_QUARANTINED, atomic_output, read_predictions, write_predictions
+from .artifacts import (
+    STATUS_OK,
+    STATUS_QUARANTINED,
+    atomic_output,
+    read_fusion_weights,
+    read_predictions,
+    write_predictions,
+)
 from .constants import N_CLASSES
 from .metrics import NO_PREDICTION, label_indices, predicted_indices, summarize
 
@@ -427,7 +433,7 @@ def fuse_with_chosen_weights(prediction_paths: Mapping[str, str | os.PathLike], 
     """The fused rows of a dataset the weights were not chosen on (an evaluation dataset, every split):
     its models' predictions (`prediction_paths`, in the fusion's model order) with the weights of
     `weights.json` (`run_fusion`); writes them to `fused`."""
-    chosen = json.loads(Path(weights).read_text())
+    chosen = read_fusion_weights(weights)
     if list(prediction_paths) != list(chosen["models"]):
         raise ValueError(f"{weights} fuses {chosen['models']}, the predictions given are of {list(prediction_paths)}")
     aligned = load_predictions(prediction_paths)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..artifacts import library_versions, read_tsv, write_zip
+from ..artifacts import library_versions, read_fusion_weights, read_tsv, write_zip
 from .card import model_card
 from .spec import ARRAY, CONFIG, FORMAT, FORMAT_VERSION, LIBRARIES, MANIFEST, METRICS, MODEL_CARD, BundleError
 
@@ -42,7 +42,7 @@ class BundleInputs:
 
 
 def write_bundle_of_run(inputs: BundleInputs, out: str | Path) -> Path:
-    return write_bundle(out, inputs.checkpoints, json.loads(inputs.weights.read_text()), inputs.metrics,
+    return write_bundle(out, inputs.checkpoints, read_fusion_weights(inputs.weights), inputs.metrics,
                         inputs.summary, inputs.manifest, inputs.settings, inputs.paper_deviations)
 
 

@@ -18,10 +18,10 @@ gets a message and no prediction (the pipeline scores such a clip as a miss); th
 still predicted.
 """
 from ..fusion import fuse_available
-from .inputs import expand_clip_paths, read_fusion_weights, resolve_config
+from .inputs import expand_clip_paths, fusion_weights_in, resolve_config
 from .output import format_table, predictions_json
 from .prediction import ClipPrediction, ModelPrediction
 from .predictor import Predictor, predict_clips
 
 __all__ = ["ClipPrediction", "ModelPrediction", "Predictor", "expand_clip_paths", "format_table",
-           "fuse_available", "predict_clips", "predictions_json", "read_fusion_weights", "resolve_config"]
+           "fuse_available", "predict_clips", "predictions_json", "fusion_weights_in", "resolve_config"]

@@ -1,11 +1,11 @@
 """What `avemotion predict` reads: the clips, the config and the fusion weights of a finished run."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ..artifacts import read_fusion_weights
 from ..datasets import VIDEO_SUFFIXES
 
 
@@ -31,8 +31,9 @@ def resolve_config(config: Mapping | str | os.PathLike | None) -> dict:
     return load_config(config)
 
 
-def read_fusion_weights(results_dir: str | os.PathLike) -> dict:
+def fusion_weights_in(results_dir: str | os.PathLike) -> dict:
+    """The fusion weights of a finished run's results folder (a clear error where it has none)."""
     path = Path(results_dir) / "fusion" / "weights.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no fusion weights (run the pipeline first: snakemake --cores N)")
-    return json.loads(path.read_text())
+    return read_fusion_weights(path)

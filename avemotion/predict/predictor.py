@@ -17,7 +17,7 @@ from ..constants import FACE_TRACKS
 from ..datasets import clip_id_from_stem
 from ..fusion import fuse_available
 from ..layout import AUDIO_FEATURES, TIMELINE, WAV, model_file
-from .inputs import expand_clip_paths, read_fusion_weights, resolve_config
+from .inputs import expand_clip_paths, fusion_weights_in, resolve_config
 from .prediction import STATUS_FAILED, STATUS_PARTIAL, STATUS_UNAVAILABLE, ClipPrediction, ModelPrediction
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Predictor:
             self.config = resolve_config(config)
             # each track's settings as the pipeline's faces jobs get them
             self.face_settings = {track: track_settings(self.config["faces"], track) for track in FACE_TRACKS}
-            fusion = read_fusion_weights(results_dir)
+            fusion = fusion_weights_in(results_dir)
 
             def load(model: str):
                 return load_trained_model(model_file(model, self.refit, results_dir), device)

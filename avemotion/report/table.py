@@ -3,7 +3,6 @@
 and each model's prediction, for the training data and each evaluation dataset."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..artifacts import STATUS_OK, STATUS_QUARANTINED, read_predictions, read_tsv
+from ..artifacts import STATUS_OK, STATUS_QUARANTINED, read_fusion_weights, read_predictions, read_tsv
 from ..constants import CLASSES
 from ..metrics import NO_PREDICTION_LABEL, predicted_index
 from ..submission import SubmissionEntry
@@ -245,7 +244,7 @@ def read_report_table(inputs: ReportInputs) -> ReportTable:
     submission = None if inputs.submission_table is None else _read_submission(inputs.submission_table)
     return ReportTable(
         stages=tuple(inputs.stage_indices), models=tuple(inputs.predictions), clips=clips,
-        predictions=predictions, weights=json.loads(Path(inputs.weights).read_text()), submission=submission,
+        predictions=predictions, weights=read_fusion_weights(inputs.weights), submission=submission,
         datasets=tuple(inputs.datasets), evaluations=evaluations,
     )
 
