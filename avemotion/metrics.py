@@ -104,6 +104,11 @@ def _resampled_accuracy_and_uar(true: np.ndarray, correct: np.ndarray, resample:
     return accuracies, uars
 
 
+def _undefined_intervals() -> dict[str, tuple[float, float]]:
+    """(nan, nan) for accuracy and UAR: no clips (or no resamples) to draw an interval from."""
+    return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
+
+
 def _percentile_intervals(resampled: dict[str, np.ndarray], confidence: float) -> dict[str, tuple[float, float]]:
     """Central percentile interval of each metric's resampled values."""
     tail = 100.0 * (1.0 - confidence) / 2.0
@@ -133,7 +138,7 @@ def bootstrap_confidence_intervals(
     true = np.asarray(true, dtype=int)
     correct = true == np.asarray(predicted, dtype=int)
     if len(true) == 0 or n_resamples < 1:
-        return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
+        return _undefined_intervals()
     accuracies, uars = _bootstrap_accuracy_and_uar(true, correct, np.random.default_rng(seed), n_resamples=n_resamples,
                                                    n_classes=n_classes, max_cells=max_cells)
     return _percentile_intervals({"accuracy": accuracies, "uar": uars}, confidence)
@@ -172,7 +177,7 @@ def bootstrap_difference_intervals(
     true = np.asarray(true, dtype=int)
     n_clips = len(true)
     if n_clips == 0 or n_resamples < 1:
-        return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
+        return _undefined_intervals()
     resample = np.random.default_rng(seed).integers(0, n_clips, size=(n_resamples, n_clips))
     accuracy_a, uar_a = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_a), resample, n_classes)
     accuracy_b, uar_b = _resampled_accuracy_and_uar(true, true == np.asarray(predicted_b), resample, n_classes)
@@ -198,7 +203,7 @@ def bootstrap_unpaired_difference_intervals(
     """
     true_a, true_b = np.asarray(true_a, dtype=int), np.asarray(true_b, dtype=int)
     if len(true_a) == 0 or len(true_b) == 0 or n_resamples < 1:
-        return {"accuracy": (float("nan"), float("nan")), "uar": (float("nan"), float("nan"))}
+        return _undefined_intervals()
     rng = np.random.default_rng(seed)
     settings = {"n_resamples": n_resamples, "n_classes": n_classes, "max_cells": max_cells}
     accuracy_a, uar_a = _bootstrap_accuracy_and_uar(true_a, true_a == np.asarray(predicted_a, dtype=int), rng,
