@@ -154,25 +154,26 @@ def score_labelled(labelled: Sequence[Prediction], *, model: str, split: str, n_
     )
 
 
+def score_report_splits(predictions: Sequence[Prediction], *, model: str, n_resamples: int,
+                        seed: int) -> dict[str, SplitScores]:
+    """A model's scores on each report split that has labelled clips among `predictions`."""
+    by_split = {split: score_split(predictions, model=model, split=split, n_resamples=n_resamples, seed=seed)
+                for split in REPORT_SPLITS}
+    return {split: s for split, s in by_split.items() if s is not None}
+
+
 def score_models(table: ReportTable, *, n_resamples: int, seed: int) -> dict[str, dict[str, SplitScores]]:
     """Every model's scores on each split that has labelled clips, in table order."""
-    scores: dict[str, dict[str, SplitScores]] = {}
-    for model in table.models:
-        by_split = {split: score_split(table.predictions[model], model=model, split=split,
-                                       n_resamples=n_resamples, seed=seed) for split in REPORT_SPLITS}
-        scores[model] = {split: s for split, s in by_split.items() if s is not None}
-    return scores
+    return {model: score_report_splits(table.predictions[model], model=model, n_resamples=n_resamples, seed=seed)
+            for model in table.models}
 
 
 def score_training_dataset(table: ReportTable, dataset: str, *, n_resamples: int, seed: int) -> DatasetScores:
     """Every model on one training dataset's own val and test clips."""
     clip_ids = {clip.clip_id for clip in table.clips if clip.dataset == dataset}
-    scores: dict[str, dict[str, SplitScores]] = {}
-    for model in table.models:
-        own = [p for p in table.predictions[model] if p.clip_id in clip_ids]
-        by_split = {split: score_split(own, model=model, split=split, n_resamples=n_resamples, seed=seed)
-                    for split in REPORT_SPLITS}
-        scores[model] = {split: s for split, s in by_split.items() if s is not None}
+    scores = {model: score_report_splits([p for p in table.predictions[model] if p.clip_id in clip_ids], model=model,
+                                         n_resamples=n_resamples, seed=seed)
+              for model in table.models}
     return DatasetScores(dataset=dataset, role=ROLE_TRAIN, scores=scores)
 
 
