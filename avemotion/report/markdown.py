@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..constants import CLASSES
+from ..constants import CLASSES, FUSION
 from ..metrics import CONFUSION_COLUMNS
 from .scores import ABSENT, SplitScores
 
@@ -44,6 +44,11 @@ def confusion_markdown(ours: np.ndarray, paper: np.ndarray | None, absent: Seque
             cells.append(cell)
         rows.append([f"**{true_class}**"] + cells)
     return markdown_table(["true \\ predicted"] + list(CONFUSION_COLUMNS), rows)
+
+
+def model_cell(model: str) -> str:
+    """A model's name in a table's first column, the fusion's in bold."""
+    return f"**{model}**" if model == FUSION else model
 
 
 def scores_cells(s: SplitScores | None) -> list[object]:

@@ -21,6 +21,7 @@ from .clips import CLIP_STATUSES, ClipStatus, SplitCounts, clip_set_statuses, sp
 from .markdown import (
     confusion_markdown,
     markdown_table,
+    model_cell,
     paper_cell,
     percent,
     points_with_interval,
@@ -130,7 +131,7 @@ def datasets_section(table: ReportTable) -> list[str]:
         clips = dataset_clips(table, dataset)
         n_quarantined = sum(1 for clip in clips if clip.quarantined_at)
         present = present_classes(clips)
-        absent = [c for c in CLASSES if c not in present]
+        absent = classes_absent(present)
         rows.append([dataset["name"], dataset.get("kind", ""), dataset.get("role", ROLE_TRAIN),
                      f"`{dataset['path']}`" if dataset.get("path") else "–", len(clips) - n_quarantined,
                      n_quarantined, " ".join(present) or "–", " ".join(absent) or "none"])
@@ -153,6 +154,11 @@ def present_classes(clips: Sequence[ReportClip]) -> tuple[str, ...]:
     """The classes with at least one labelled clip among the manifest's `clips`, in CLASSES order."""
     labels = {clip.label for clip in clips if not clip.quarantined_at and clip.label}
     return tuple(c for c in CLASSES if c in labels)
+
+
+def classes_absent(present: Sequence[str]) -> list[str]:
+    """The classes not in `present`, in CLASSES order."""
+    return [c for c in CLASSES if c not in present]
 
 
 def dataset_clips(table: ReportTable, dataset: Mapping[str, str]) -> tuple[ReportClip, ...]:
@@ -207,15 +213,10 @@ def models_section(scores: Mapping[str, Mapping[str, SplitScores]]) -> list[str]
               "no prediction (val / test)"]
     rows = []
     for model, by_split in scores.items():
-        row: list[object] = [f"**{model}**" if model == FUSION else model]
+        row: list[object] = [model_cell(model)]
         for split in REPORT_SPLITS:
-            s = by_split.get(split)
             paper_accuracy, paper_uar = paper_scores(model, split)
-            if s is None:
-                row += [0, "–", "–"]
-            else:
-                row += [s.n, with_interval(s.accuracy, s.accuracy_interval), with_interval(s.uar, s.uar_interval)]
-            row += [paper_cell(paper_accuracy), paper_cell(paper_uar)]
+            row += [*scores_cells(by_split.get(split)), paper_cell(paper_accuracy), paper_cell(paper_uar)]
         row.append(" / ".join(str(by_split[split].n_no_prediction) if split in by_split else "–"
                               for split in REPORT_SPLITS))
         rows.append(row)
@@ -230,7 +231,7 @@ def training_datasets_section(groups: Sequence[DatasetScores]) -> list[str]:
     rows = []
     for group in groups:
         for model, by_split in group.scores.items():
-            row: list[object] = [group.dataset, f"**{model}**" if model == FUSION else model]
+            row: list[object] = [group.dataset, model_cell(model)]
             for split in REPORT_SPLITS:
                 row += scores_cells(by_split.get(split))
             rows.append(row)
@@ -325,7 +326,7 @@ def cross_corpus_section(evaluation: EvaluationTable, group: DatasetScores,
     per_split = ", ".join(f"{split} {count}" for split, count in _split_sizes(manifest_clips).items())
     n_labelled = sum(1 for clip in manifest_clips if clip.label)
     present = present_classes(evaluation.clips)
-    absent = [c for c in CLASSES if c not in present]
+    absent = classes_absent(present)
     lines = [f"## Cross-corpus: {evaluation.name}", ""]
     lines.append(f"Never trained on: every model predicted every clip of every split ({len(manifest_clips)} clips: "
                  f"{per_split or 'none'}; {n_labelled} labelled and scored; "
@@ -342,7 +343,7 @@ def cross_corpus_section(evaluation: EvaluationTable, group: DatasetScores,
         cross = by_split.get(EVALUATION_SPLIT)
         val = in_corpus.get(model, {}).get("val")
         drop = group.drops.get(model)
-        rows.append([f"**{model}**" if model == FUSION else model, *scores_cells(cross),
+        rows.append([model_cell(model), *scores_cells(cross),
                      "–" if val is None else percent(val.accuracy), "–" if val is None else percent(val.uar),
                      "–" if drop is None else points_with_interval(drop.accuracy, drop.accuracy_interval),
                      "–" if drop is None else points_with_interval(drop.uar, drop.uar_interval),
