@@ -4,7 +4,8 @@ manifest to report, on a few ~1.2-s clips with a handful of training steps
 
 - AFEW (unlabelled Test_AFEW/, track B from the organisers' faces, refit fusion, the EmotiW
   submission), evaluated cross-corpus on RAVDESS and CREMA-D (`evaluate:`);
-- RAVDESS and CREMA-D pooled for training (`dataset:` as a list; actor splits from split files).
+- AFEW, RAVDESS and CREMA-D pooled for training (`dataset:` as a list; actor splits from split
+  files; track B reads AFEW's crops for the AFEW clips only).
 
 The checks are the accounting of every file, every model's predictions, the fusion, the report and
 the submission, and what a dry run plans after an evaluation or training dataset is added, edited or
