@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..config import training_datasets
+
 
 def model_card(config: Mapping, summary_rows: Sequence[Mapping[str, str]], paper_deviations: Sequence[str]) -> str:
     """MODEL_CARD.md: what the network was trained on, how well it did (in-corpus, and on the datasets
     it was never trained on where the run measured them), how it differs from the paper, what it is
     for and what it is not. `config["dataset"]` is one dataset's settings or a list of them (pooled
     training)."""
-    datasets = _training_datasets(config)
+    datasets = training_datasets(config)
     in_corpus = [row for row in summary_rows if row.get("role", "train") != "evaluate"]
     cross_corpus = [row for row in summary_rows if row.get("role") == "evaluate"]
     lines = ["# avemotion hybrid audio-video emotion network", "",
@@ -65,16 +67,9 @@ def model_card(config: Mapping, summary_rows: Sequence[Mapping[str, str]], paper
     return "\n".join(lines)
 
 
-def _training_datasets(config: Mapping) -> list[Mapping[str, Any]]:
-    """The training datasets' settings: config["dataset"] is one mapping or a list of them."""
-    dataset = config.get("dataset", {})
-    return [dataset] if isinstance(dataset, Mapping) else list(dataset)
-
-
 def _dataset_phrase(dataset: Mapping[str, Any]) -> str:
     """`name` (kind, path), leaving out a kind equal to the name and an empty path."""
-    kind = dataset.get("kind", "unknown")
-    name = dataset.get("name") or kind
+    kind, name = dataset["kind"], dataset["name"]
     details = ([] if name == kind else [str(kind)]) + ([str(dataset["path"])] if dataset.get("path") else [])
     return f"`{name}`" + (f" ({', '.join(details)})" if details else "")
 
