@@ -84,19 +84,34 @@ def evaluation_outputs():
     fused)."""
     outputs = []
     for name in evaluation_names():
-        folder = layout.corpus_dir(layout.evaluation_corpus(name))
-        outputs += [
-            f"{folder}manifest.tsv",
-            f"{folder}quarantine.tsv",
-            f"{folder}media/index.tsv",
-        ]
-        outputs += expand(f"{folder}faces/{{track}}/index.tsv", track=FACE_TRACKS)
+        folder = evaluation_folder(name)
+        outputs += [f"{folder}manifest.tsv", f"{folder}quarantine.tsv"]
+        outputs += list(evaluation_stage_indices(name).values())
         outputs += expand(f"{folder}faces/qc/montage_{{split}}.png", split=SPLITS)
-        outputs += [f"{folder}faces/qc/detection.tsv", f"{folder}audio/index.tsv"]
-        outputs += expand(
-            f"{folder}predictions/{{model}}.tsv", model=MODELS + (FUSION,)
-        )
+        outputs += [f"{folder}faces/qc/detection.tsv"]
+        outputs += list(evaluation_predictions(name, MODELS + (FUSION,)).values())
     return outputs
+
+
+def evaluation_folder(name):
+    """The results folder of the evaluation dataset `name`: results/evaluate/<name>/."""
+    return layout.corpus_dir(layout.evaluation_corpus(name))
+
+
+def evaluation_stage_indices(name):
+    """{stage: index table} of the evaluation dataset's per-clip stages."""
+    folder = evaluation_folder(name)
+    indices = {"media": f"{folder}media/index.tsv"}
+    for track in FACE_TRACKS:
+        indices[f"faces_{track}"] = f"{folder}faces/{track}/index.tsv"
+    indices["audio"] = f"{folder}audio/index.tsv"
+    return indices
+
+
+def evaluation_predictions(name, models):
+    """{model: its predictions on the evaluation dataset} of `models`, in their order."""
+    folder = evaluation_folder(name)
+    return {model: f"{folder}predictions/{model}.tsv" for model in models}
 
 
 def corpus_datasets(corpus):
@@ -272,11 +287,12 @@ def shard_crop_clips(wildcards):
     """params of `faces`: {clip id: crop folder} of the shard's clips that have the dataset's face
     crops (of an AFEW dataset), where a pooled training set also holds clips without them; None:
     every clip, or no crops read."""
-    if wildcards.corpus or not datasets_without_crops():
+    others = datasets_without_crops()
+    if wildcards.corpus or not others:
         return None
     if not config["faces"][f"track_{wildcards.track}"]["dataset_faces_dir"]:
         return None
-    return datasets.crop_folders(shard_rows(wildcards), datasets_without_crops())
+    return datasets.crop_folders(shard_rows(wildcards), others)
 
 
 def pretraining_files(wildcards):
@@ -445,11 +461,7 @@ def evaluation_clip_files(wildcards):
 
 def evaluation_fusion_predictions(wildcards):
     """One named input per fused model: its predictions on the evaluation dataset."""
-    folder = layout.corpus_dir(layout.evaluation_corpus(wildcards.dataset))
-    return {
-        model: f"{folder}predictions/{model}.tsv"
-        for model in config["fusion"]["models"]
-    }
+    return evaluation_predictions(wildcards.dataset, config["fusion"]["models"])
 
 
 def report_datasets():
@@ -477,18 +489,12 @@ def report_evaluations(wildcards):
     prediction tables in report_models() order."""
     evaluations = {}
     for name in evaluation_names():
-        folder = layout.corpus_dir(layout.evaluation_corpus(name))
-        indices = {"media": f"{folder}media/index.tsv"}
-        for track in FACE_TRACKS:
-            indices[f"faces_{track}"] = f"{folder}faces/{track}/index.tsv"
-        indices["audio"] = f"{folder}audio/index.tsv"
+        folder = evaluation_folder(name)
         evaluations[name] = {
             "manifest": f"{folder}manifest.tsv",
             "quarantine": f"{folder}quarantine.tsv",
-            "stage_indices": indices,
-            "predictions": {
-                model: f"{folder}predictions/{model}.tsv" for model in report_models()
-            },
+            "stage_indices": evaluation_stage_indices(name),
+            "predictions": evaluation_predictions(name, report_models()),
         }
     return evaluations
 
