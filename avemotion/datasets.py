@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from .artifacts import MANIFEST_COLUMNS, QUARANTINE_COLUMNS, write_tsv
-from .config import dataset_name
 from .constants import CLASSES, SPLITS
 from .media import ClipProbeError, probe_audio, probe_clip
 
@@ -501,7 +500,7 @@ def pooled_candidates(datasets: Sequence[Mapping], demo_list: str = "results/dem
     that ids stay unique and no clip is lost to another dataset's."""
     per_dataset = []
     for entry in datasets:
-        name = dataset_name(entry)
+        name = entry.get("name") or entry["kind"]
         candidates, rejections = dataset_candidates(entry, demo_list=demo_list)
         per_dataset.append(([dataclasses.replace(c, dataset=name) for c in candidates],
                             [dataclasses.replace(r, dataset=name) for r in rejections]))
@@ -565,5 +564,5 @@ def build_manifest(datasets: Mapping | Sequence[Mapping], probe: Mapping, manife
     write_tsv(quarantine_path, QUARANTINE_COLUMNS, [r.row() for r in rejections])
     log.info("manifest: %d clips; quarantine: %d clips", len(rows), len(rejections))
     if not rows:
-        log.warning("no usable clip in %s", ", ".join(dataset_name(entry) for entry in entries))
+        log.warning("no usable clip in %s", ", ".join(entry.get("name") or entry["kind"] for entry in entries))
     return len(rows), len(rejections)
